@@ -1,0 +1,30 @@
+//! The crypto layer's error type. Failures are deliberately opaque: saying
+//! which check failed can help an attacker.
+
+/// A cryptographic operation failed.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// Authenticated decryption failed (wrong key, tampered data, wrong
+    /// associated data). Carries no detail on purpose.
+    #[error("decryption failed")]
+    Decrypt,
+    /// Encryption failed (should not happen with valid inputs).
+    #[error("encryption failed")]
+    Encrypt,
+    /// The random number generator failed.
+    #[error("random number generator failed")]
+    Rng,
+    /// A sealed or wrapped blob has an unknown format or version.
+    #[error("unrecognized format: {0}")]
+    Format(&'static str),
+    /// The seal could not be opened: wrong passphrase or wrong seal file.
+    #[error("the root key could not be unsealed: {0}")]
+    Unseal(String),
+    /// Reading or writing a seal file failed.
+    #[error("seal file: {0}")]
+    Io(String),
+    /// The backend does not support this key spec or operation.
+    #[error("unsupported: {0}")]
+    Unsupported(String),
+}

@@ -1,0 +1,44 @@
+//! Authentication: who signed a request. SigV4 is verified against the
+//! secret of the access key, or, in `--dev-auth` mode, only parsed.
+
+use trent_proto::error::{ApiError, ErrorCode};
+use trent_proto::sigv4;
+
+use crate::error::ServerError;
+use crate::node::{AuthMode, Node};
+use crate::ops::Caller;
+
+/// Authenticates a request, returning the caller.
+///
+/// Signature time is checked against the real clock, never the test clock,
+/// so tests can move the scheduler's time without breaking signatures.
+pub fn authenticate(node: &Node, request: &sigv4::Request<'_>) -> Result<Caller, ServerError> {
+    let auth = sigv4::parse(request).map_err(ApiError::from)?;
+    if node.config.auth == AuthMode::DevAcceptAny {
+        let account_id = if trent_core::ids::is_account_id(&auth.access_key_id) {
+            auth.access_key_id.clone()
+        } else {
+            node.config.dev_default_account.clone()
+        };
+        return Ok(Caller {
+            principal_arn: trent_core::credential::principal_arn(&account_id, None),
+            account_id,
+            access_key_id: auth.access_key_id,
+        });
+    }
+    let root = node.root()?;
+    let credential = node
+        .credentials
+        .lookup(&auth.access_key_id, node.store.as_ref(), &root)?
+        .ok_or_else(|| {
+            ApiError::new(ErrorCode::UnrecognizedClient, "The security token included in the request is invalid.")
+        })?;
+    let key = sigv4::derive_signing_key(&credential.secret, &auth.date, &auth.region, &auth.service);
+    let now = time::OffsetDateTime::now_utc();
+    sigv4::verify(request, &auth, &key, now, &node.config.region, "kms").map_err(ApiError::from)?;
+    Ok(Caller {
+        account_id: credential.record.account_id.clone(),
+        principal_arn: credential.principal_arn.clone(),
+        access_key_id: auth.access_key_id,
+    })
+}

@@ -1,0 +1,41 @@
+//! Trent's server: a node's state ([`node::Node`]), HTTP routing
+//! ([`http`]), authentication ([`auth`]), the KMS operations ([`ops`]),
+//! caches ([`cache`], [`credentials`]) and background jobs ([`scheduler`]).
+//!
+//! A request flows one way: HTTP → body limit → SigV4 → operation handler →
+//! domain rules (trent-core) → crypto backend and store → response. Errors of
+//! every layer meet in [`error::ServerError`] and become AWS error names in
+//! one function.
+
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod cache;
+pub mod credentials;
+pub mod error;
+pub mod http;
+pub mod node;
+pub mod ops;
+pub mod scheduler;
+
+use std::sync::Arc;
+
+/// Runs the background scheduler until the process ends.
+pub fn spawn_scheduler(node: Arc<node::Node>) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(scheduler::INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if !node.is_unsealed() {
+                continue;
+            }
+            let worker = node.clone();
+            match tokio::task::spawn_blocking(move || scheduler::run_once(&worker)).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::warn!(error = %e, "scheduler pass failed"),
+                Err(e) => tracing::error!(error = %e, "scheduler pass panicked"),
+            }
+        }
+    })
+}

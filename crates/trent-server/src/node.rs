@@ -1,0 +1,122 @@
+//! A running Trent node's shared state: the store, the root key (or its
+//! absence while sealed), the key backends, the caches and the clock.
+
+use std::sync::{Arc, RwLock};
+
+use trent_core::clock::Clock;
+use trent_core::key::BackendRef;
+use trent_crypto::backend::KeyBackend;
+use trent_crypto::root::RootKey;
+use trent_crypto::seal::Seal;
+use trent_crypto::software::SoftwareBackend;
+use trent_store::Store;
+
+use crate::cache::{AliasCache, KeyCache};
+use crate::credentials::CredentialCache;
+use crate::error::ServerError;
+
+/// Metadata entry holding the sealed root key.
+pub const SEALED_ROOT_META: &str = "root_key.sealed";
+
+/// How requests are authenticated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthMode {
+    /// SigV4 verified against stored secrets (the default).
+    Verify,
+    /// Any well-formed SigV4 request is accepted (local development only).
+    DevAcceptAny,
+}
+
+/// Settings a node runs with.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    /// The region this node serves (e.g. `us-east-1`).
+    pub region: String,
+    /// How requests are authenticated.
+    pub auth: AuthMode,
+    /// The account `--dev-auth` uses for access key ids that are not account ids.
+    pub dev_default_account: String,
+    /// Whether the test clock endpoint is enabled.
+    pub test_clock: bool,
+}
+
+/// The shared state of a node.
+#[derive(Debug)]
+pub struct Node {
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The clock (system time, plus a test offset).
+    pub clock: Clock,
+    /// Settings.
+    pub config: NodeConfig,
+    /// Unwrapped key material and metadata of keys in use.
+    pub keys: KeyCache,
+    /// Alias → key id.
+    pub aliases: AliasCache,
+    /// Access keys.
+    pub credentials: CredentialCache,
+    root: RwLock<Option<Arc<RootKey>>>,
+    software: Arc<SoftwareBackend>,
+}
+
+impl Node {
+    /// A node over `store`, sealed until [`Node::unseal`] succeeds.
+    pub fn new(store: Arc<dyn Store>, config: NodeConfig) -> Self {
+        Self {
+            store,
+            clock: Clock::system(),
+            config,
+            keys: KeyCache::new(100_000),
+            aliases: AliasCache::new(100_000),
+            credentials: CredentialCache::default(),
+            root: RwLock::new(None),
+            software: Arc::new(SoftwareBackend),
+        }
+    }
+
+    /// The root key, or `Sealed`.
+    pub fn root(&self) -> Result<Arc<RootKey>, ServerError> {
+        match self.root.read() {
+            Ok(guard) => guard.clone().ok_or(ServerError::Sealed),
+            Err(_) => Err(ServerError::Sealed),
+        }
+    }
+
+    /// Whether the root key is available.
+    pub fn is_unsealed(&self) -> bool {
+        self.root().is_ok()
+    }
+
+    /// Opens the store's root key with `seal`, creating and sealing a new
+    /// root key if the store has none.
+    pub fn unseal(&self, seal: &dyn Seal) -> Result<(), ServerError> {
+        let root = unseal_or_init(self.store.as_ref(), seal)?;
+        if let Ok(mut guard) = self.root.write() {
+            *guard = Some(Arc::new(root));
+        }
+        Ok(())
+    }
+
+    /// The backend a key's material lives in.
+    pub fn backend(&self, backend: &BackendRef) -> Arc<dyn KeyBackend> {
+        match backend {
+            BackendRef::Software => self.software.clone(),
+        }
+    }
+}
+
+/// Reads and unseals the store's root key; on a new store, generates one and
+/// stores it sealed. Safe when several processes initialize at once: only
+/// one sealed root key is ever stored, and every caller unseals that one.
+pub fn unseal_or_init(store: &dyn Store, seal: &dyn Seal) -> Result<RootKey, ServerError> {
+    if let Some(sealed) = store.get_meta(SEALED_ROOT_META)? {
+        return Ok(seal.unseal(&sealed)?);
+    }
+    let root = RootKey::generate()?;
+    let sealed = seal.seal(&root)?;
+    if store.put_meta_if_absent(SEALED_ROOT_META, &sealed)? {
+        return Ok(root);
+    }
+    let sealed = store.get_meta(SEALED_ROOT_META)?.ok_or(ServerError::Sealed)?;
+    Ok(seal.unseal(&sealed)?)
+}

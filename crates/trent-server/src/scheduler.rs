@@ -1,0 +1,72 @@
+//! Background jobs: scheduled key deletion and scheduled rotation. A pass
+//! asks the store which keys are due at the node's clock and acts on each.
+//! The server runs a pass every few seconds; tests run one on demand after
+//! moving the clock.
+
+use std::time::Duration;
+
+use trent_core::key::RotationType;
+use trent_crypto::backend::MaterialOwner;
+
+use crate::error::ServerError;
+use crate::node::Node;
+use crate::ops::rotate;
+
+/// How often the server runs a pass.
+pub const INTERVAL: Duration = Duration::from_secs(5);
+
+/// What a pass did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PassReport {
+    /// Keys deleted.
+    pub deleted: usize,
+    /// Keys rotated.
+    pub rotated: usize,
+}
+
+/// Runs one pass. Errors on one key are logged and do not stop the others.
+pub fn run_once(node: &Node) -> Result<PassReport, ServerError> {
+    let now = node.clock.now_millis();
+    let mut report = PassReport::default();
+    for key_id in node.store.keys_due(now)? {
+        match handle_due_key(node, &key_id, now) {
+            Ok(Outcome::Rotated) => report.rotated += 1,
+            Ok(Outcome::Deleted) => report.deleted += 1,
+            Ok(Outcome::NotDue) => {}
+            Err(e) => tracing::warn!(key_id, error = %e, "scheduled job failed"),
+        }
+    }
+    Ok(report)
+}
+
+enum Outcome {
+    Deleted,
+    Rotated,
+    NotDue,
+}
+
+/// Deletes or rotates one key, whichever is due.
+fn handle_due_key(node: &Node, key_id: &str, now: i64) -> Result<Outcome, ServerError> {
+    let Some(record) = node.store.get_key(key_id)? else {
+        return Ok(Outcome::NotDue);
+    };
+    if record.deletion_due(now) {
+        let arn = record.arn();
+        let backend = node.backend(&record.backend);
+        for material in node.store.materials(key_id)? {
+            backend.destroy_material(MaterialOwner { key_arn: &arn, material_id: &material.material_id }, &material.wrapped)?;
+        }
+        node.store.delete_key(key_id)?;
+        node.keys.invalidate(key_id);
+        node.aliases.clear();
+        tracing::info!(key = %arn, "deleted key after its waiting period");
+        return Ok(Outcome::Deleted);
+    }
+    if record.rotation_due(now) {
+        let arn = record.arn();
+        rotate(node, record, RotationType::Automatic)?;
+        tracing::info!(key = %arn, "rotated key on schedule");
+        return Ok(Outcome::Rotated);
+    }
+    Ok(Outcome::NotDue)
+}

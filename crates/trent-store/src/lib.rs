@@ -1,0 +1,106 @@
+//! Persistence behind one seam, [`Store`]. Every write method returns only
+//! after its change is durable (fsync'd), so an acknowledged change survives
+//! a crash at any instant. Implementations: [`sqlite::SqliteStore`] (the
+//! embedded default). A PostgreSQL implementation slots in beside it.
+//!
+//! The store holds key material only as the wrapped bytes the crypto layer
+//! produced; it never sees plaintext material.
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod sqlite;
+
+pub use error::{Error, Result};
+use trent_core::credential::CredentialRecord;
+use trent_core::key::{KeyRecord, MaterialRecord, UnixMillis};
+
+/// An alias as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AliasRecord {
+    /// Owning account.
+    pub account_id: String,
+    /// Region.
+    pub region: String,
+    /// The alias name, with its `alias/` prefix.
+    pub name: String,
+    /// The key id it points to.
+    pub target_key_id: String,
+    /// Creation time.
+    pub created: UnixMillis,
+    /// Last update time.
+    pub updated: UnixMillis,
+}
+
+/// One page of a listing, in a stable order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Present when more items follow; pass it back to continue.
+    pub next_marker: Option<String>,
+}
+
+/// The persistence seam. Methods block; async callers run them on a blocking
+/// thread. All writes are atomic and durable when they return.
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Reads an opaque metadata value (e.g. the sealed root key).
+    fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>>;
+    /// Writes a metadata value unless one exists; returns whether it wrote.
+    fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<bool>;
+
+    /// Adds or replaces an access key.
+    fn put_credential(&self, credential: &CredentialRecord) -> Result<()>;
+    /// Looks up an access key.
+    fn get_credential(&self, access_key_id: &str) -> Result<Option<CredentialRecord>>;
+    /// Lists all access keys, ordered by access key id.
+    fn list_credentials(&self) -> Result<Vec<CredentialRecord>>;
+    /// Removes an access key; returns whether it existed.
+    fn remove_credential(&self, access_key_id: &str) -> Result<bool>;
+
+    /// Creates a key with its first material version, atomically.
+    /// `Error::AlreadyExists` if the key id is taken.
+    fn create_key(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<()>;
+    /// Reads a key's metadata (with its current `revision`).
+    fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>>;
+    /// Replaces a key's metadata if its stored revision still equals
+    /// `key.revision`; the stored revision is then incremented.
+    /// `Error::Conflict` if someone else updated it first, `Error::NotFound`
+    /// if it is gone.
+    fn update_key(&self, key: &KeyRecord) -> Result<()>;
+    /// Like [`Store::update_key`], adding a new material version in the same
+    /// transaction (rotation).
+    fn update_key_with_material(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<()>;
+    /// All material versions of a key, oldest first.
+    fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>>;
+    /// Deletes a key, its material versions and every alias pointing to it.
+    /// Returns whether it existed.
+    fn delete_key(&self, key_id: &str) -> Result<bool>;
+    /// Lists an account's keys in a region, ordered by key id, starting after
+    /// `marker` (a value from a previous page).
+    fn list_keys(&self, account_id: &str, region: &str, marker: Option<&str>, limit: usize) -> Result<Page<KeyRecord>>;
+    /// Keys whose scheduled deletion or rotation is due at `now`: ids of keys
+    /// in PendingDeletion with deletion date ≤ now, or with rotation enabled
+    /// and next rotation ≤ now.
+    fn keys_due(&self, now: UnixMillis) -> Result<Vec<String>>;
+
+    /// Creates an alias; `Error::AlreadyExists` if the name is taken in the
+    /// account and region.
+    fn create_alias(&self, alias: &AliasRecord) -> Result<()>;
+    /// Points an existing alias at another key; `Error::NotFound` if absent.
+    fn update_alias(&self, account_id: &str, region: &str, name: &str, target_key_id: &str, now: UnixMillis) -> Result<()>;
+    /// Deletes an alias; returns whether it existed.
+    fn delete_alias(&self, account_id: &str, region: &str, name: &str) -> Result<bool>;
+    /// Looks up an alias.
+    fn get_alias(&self, account_id: &str, region: &str, name: &str) -> Result<Option<AliasRecord>>;
+    /// Lists an account's aliases in a region, optionally only those of one
+    /// key, ordered by name, after `marker`.
+    fn list_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        target_key_id: Option<&str>,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<AliasRecord>>;
+}

@@ -1,0 +1,224 @@
+//! The embedded store: one SQLite file in WAL mode, shared safely by several
+//! processes (the server and the `trent credentials` CLI) through SQLite's
+//! own locking.
+//!
+//! Writes go through one writer connection, each in a `BEGIN IMMEDIATE`
+//! transaction committed with `synchronous=FULL`, so a write has been
+//! fsync'd when it returns. Reads use a small pool of other connections, so
+//! they never queue behind a writer's fsync. The schema is versioned; see
+//! [`schema`] for the tables and the migration rules.
+
+mod aliases;
+mod credentials;
+mod keys;
+mod meta;
+mod pool;
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use rusqlite::{Connection, Transaction, TransactionBehavior};
+use trent_core::credential::CredentialRecord;
+use trent_core::key::{KeyRecord, MaterialRecord, UnixMillis};
+
+use crate::{AliasRecord, Error, Page, Result, Store};
+use pool::{Readers, lock};
+
+/// How many read connections a store keeps open.
+const READERS: usize = 4;
+
+/// A [`Store`] in one SQLite file.
+///
+/// Revisions: the store owns `KeyRecord::revision`. A created key starts at
+/// revision 0 whatever the record says, every successful update adds one,
+/// and reads report the stored value.
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Connection>,
+    readers: Readers,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the store at `path`, creating the file if absent and bringing
+    /// its schema up to date. `Error::SchemaTooNew` if a newer binary has
+    /// already migrated it.
+    pub fn open(path: &Path) -> Result<Self> {
+        let mut writer = pool::connect(path, pool::Role::Writer)?;
+        schema::migrate(&mut writer)?;
+        let readers = Readers::open(path, READERS)?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            writer: Mutex::new(writer),
+            readers,
+        })
+    }
+
+    /// The file this store lives in.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs one write operation in its own `BEGIN IMMEDIATE` transaction and
+    /// commits it; the change is durable when this returns. An error rolls
+    /// the transaction back.
+    ///
+    /// Operations are functions of a transaction so that a later writer
+    /// thread can run several of them (each under a savepoint) in one
+    /// transaction and pay one fsync for the batch.
+    fn write<T>(&self, op: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut conn = lock(&self.writer);
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(db)?;
+        let value = op(&tx)?;
+        tx.commit().map_err(db)?;
+        Ok(value)
+    }
+
+    /// Runs one read on a pooled read connection.
+    fn read<T>(&self, op: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+        self.readers.with(op)
+    }
+}
+
+impl Store for SqliteStore {
+    fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>> {
+        self.read(|conn| meta::get(conn, name))
+    }
+
+    fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<bool> {
+        self.write(|tx| meta::put_if_absent(tx, name, value))
+    }
+
+    fn put_credential(&self, credential: &CredentialRecord) -> Result<()> {
+        self.write(|tx| credentials::put(tx, credential))
+    }
+
+    fn get_credential(&self, access_key_id: &str) -> Result<Option<CredentialRecord>> {
+        self.read(|conn| credentials::get(conn, access_key_id))
+    }
+
+    fn list_credentials(&self) -> Result<Vec<CredentialRecord>> {
+        self.read(credentials::list)
+    }
+
+    fn remove_credential(&self, access_key_id: &str) -> Result<bool> {
+        self.write(|tx| credentials::remove(tx, access_key_id))
+    }
+
+    fn create_key(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<()> {
+        self.write(|tx| keys::create(tx, key, material))
+    }
+
+    fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>> {
+        self.read(|conn| keys::get(conn, key_id))
+    }
+
+    fn update_key(&self, key: &KeyRecord) -> Result<()> {
+        self.write(|tx| keys::update(tx, key))
+    }
+
+    fn update_key_with_material(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<()> {
+        self.write(|tx| {
+            keys::update(tx, key)?;
+            keys::add_material(tx, &key.key_id, material)
+        })
+    }
+
+    fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>> {
+        self.read(|conn| keys::materials(conn, key_id))
+    }
+
+    fn delete_key(&self, key_id: &str) -> Result<bool> {
+        self.write(|tx| keys::delete(tx, key_id))
+    }
+
+    fn list_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<KeyRecord>> {
+        self.read(|conn| keys::list(conn, account_id, region, marker, limit))
+    }
+
+    fn keys_due(&self, now: UnixMillis) -> Result<Vec<String>> {
+        self.read(|conn| keys::due(conn, now))
+    }
+
+    fn create_alias(&self, alias: &AliasRecord) -> Result<()> {
+        self.write(|tx| aliases::create(tx, alias))
+    }
+
+    fn update_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+        target_key_id: &str,
+        now: UnixMillis,
+    ) -> Result<()> {
+        self.write(|tx| aliases::update(tx, account_id, region, name, target_key_id, now))
+    }
+
+    fn delete_alias(&self, account_id: &str, region: &str, name: &str) -> Result<bool> {
+        self.write(|tx| aliases::delete(tx, account_id, region, name))
+    }
+
+    fn get_alias(&self, account_id: &str, region: &str, name: &str) -> Result<Option<AliasRecord>> {
+        self.read(|conn| aliases::get(conn, account_id, region, name))
+    }
+
+    fn list_aliases(
+        &self,
+        account_id: &str,
+        region: &str,
+        target_key_id: Option<&str>,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<AliasRecord>> {
+        self.read(|conn| aliases::list(conn, account_id, region, target_key_id, marker, limit))
+    }
+}
+
+/// Maps a SQLite failure to the store's error. A primary-key or unique
+/// violation can only come from an insert, so it means the record exists.
+/// SQLite's messages name tables and columns, never bound values, so no
+/// stored bytes leak into the message.
+fn db(e: rusqlite::Error) -> Error {
+    use rusqlite::ffi::{SQLITE_CONSTRAINT_PRIMARYKEY, SQLITE_CONSTRAINT_UNIQUE};
+    match e.sqlite_extended_error_code() {
+        Some(SQLITE_CONSTRAINT_PRIMARYKEY | SQLITE_CONSTRAINT_UNIQUE) => Error::AlreadyExists,
+        _ => Error::Database(e.to_string()),
+    }
+}
+
+/// A listing's page size as SQL wants it: one more than asked for (to learn
+/// whether a next page exists), at least 2 (a limit of 0 is read as 1).
+fn fetch_limit(limit: usize) -> i64 {
+    i64::try_from(limit.max(1)).unwrap_or(i64::MAX - 1) + 1
+}
+
+/// Turns `limit + 1` fetched rows into a page whose marker is the last
+/// returned item's sort key.
+fn page<T>(mut items: Vec<T>, limit: usize, sort_key: impl Fn(&T) -> &str) -> Page<T> {
+    let limit = limit.max(1);
+    let more = items.len() > limit;
+    items.truncate(limit);
+    let next_marker = if more {
+        items.last().map(|item| sort_key(item).to_owned())
+    } else {
+        None
+    };
+    Page { items, next_marker }
+}
