@@ -102,22 +102,27 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/trent-smoke.XXXXXX")
 DATA=$WORK/data
 mkdir -p "$DATA"
 SERVER_PID=
+STOP_STATUS=
 SERVER_OUT=$WORK/server.stdout
 SERVER_ERR=$WORK/server.stderr
 
 stop_server() {
   # Sends SIGTERM and waits up to 10 s; returns 0 if it exited by itself.
   [ -n "$SERVER_PID" ] || return 0
-  local pid=$SERVER_PID rc=0
+  local pid=$SERVER_PID
   SERVER_PID=
   kill -TERM "$pid" 2>/dev/null || return 0
   for _ in $(seq 100); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid" 2>/dev/null || true; return 0; }
+    if ! kill -0 "$pid" 2>/dev/null; then
+      STOP_STATUS=0
+      wait "$pid" 2>/dev/null || STOP_STATUS=$?
+      return 0
+    fi
     sleep 0.1
   done
   log "server (pid $pid) still running 10 s after SIGTERM; sending SIGKILL"
   kill -KILL "$pid" 2>/dev/null || true
-  wait "$pid" 2>/dev/null || rc=$?
+  wait "$pid" 2>/dev/null || true
   return 1
 }
 
@@ -258,7 +263,11 @@ if ! kill -0 "$SERVER_PID" 2>/dev/null; then
   fail "server died during the run"
   SERVER_PID=
 elif stop_server; then
-  pass "server exited within 10 s of SIGTERM"
+  if [ "$STOP_STATUS" = 0 ]; then
+    pass "server exited with status 0 within 10 s of SIGTERM"
+  else
+    fail "server exited with status $STOP_STATUS after SIGTERM"
+  fi
 else
   fail "server ignored SIGTERM for 10 s"
 fi

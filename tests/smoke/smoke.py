@@ -229,6 +229,46 @@ def boto3_part(endpoint):
                      "InvalidCiphertextException", kms.decrypt, CiphertextBlob=re_["CiphertextBlob"],
                      EncryptionContext=ctx)
 
+    expect_error("decrypt with KeyId of another key -> IncorrectKeyException", "IncorrectKeyException",
+                 kms.decrypt, CiphertextBlob=ct1, EncryptionContext=ctx, KeyId=other_arn)
+
+    # -- update / delete alias, key policy ---------------------------------------------------
+    tmp_alias = ALIAS + "-tmp"
+    step(f"create_alias {tmp_alias}", kms.create_alias, AliasName=tmp_alias, TargetKeyId=key_id)
+    expect_error("create_alias with a name in use -> AlreadyExistsException", "AlreadyExistsException",
+                 kms.create_alias, AliasName=tmp_alias, TargetKeyId=key_id)
+    step(f"update_alias {tmp_alias} to the second key", kms.update_alias, AliasName=tmp_alias, TargetKeyId=other_arn)
+    d = step_quiet(kms.describe_key, KeyId=tmp_alias)
+    check("the updated alias resolves to the second key", d is not None and d["KeyMetadata"]["Arn"] == other_arn,
+          repr(d and d["KeyMetadata"].get("Arn")))
+    step(f"delete_alias {tmp_alias}", kms.delete_alias, AliasName=tmp_alias)
+    expect_error("describe_key by a deleted alias -> NotFoundException", "NotFoundException",
+                 kms.describe_key, KeyId=tmp_alias)
+    pol = step("get_key_policy default", kms.get_key_policy, KeyId=key_id, PolicyName="default")
+    if pol:
+        import json
+
+        try:
+            doc = json.loads(pol["Policy"])
+        except ValueError as e:
+            doc = None
+            bad("key policy is JSON", str(e))
+        if doc is not None:
+            check("default key policy is a 2012-10-17 policy document",
+                  doc.get("Version") == "2012-10-17" and isinstance(doc.get("Statement"), list), pol["Policy"][:200])
+            doc.setdefault("Statement", []).append({
+                "Sid": "SmokeDenyNothing", "Effect": "Deny",
+                "Principal": {"AWS": f"arn:aws:iam::{account}:user/nobody-smoke"},
+                "Action": "kms:ScheduleKeyDeletion", "Resource": "*"})
+            step("put_key_policy", kms.put_key_policy, KeyId=key_id, PolicyName="default", Policy=json.dumps(doc))
+            pol2 = step_quiet(kms.get_key_policy, KeyId=key_id, PolicyName="default")
+            check("get_key_policy returns the policy that was put",
+                  pol2 is not None and json.loads(pol2["Policy"]) == doc, repr(pol2 and pol2["Policy"][:300]))
+            step("the key still works under the new policy", kms.encrypt, KeyId=key_id, Plaintext=b"x")
+    expect_error("put_key_policy with invalid JSON -> MalformedPolicyDocumentException",
+                 "MalformedPolicyDocumentException", kms.put_key_policy, KeyId=key_id, PolicyName="default",
+                 Policy="{not json")
+
     # -- list_keys paging -------------------------------------------------------------------
     full = step("list_keys", kms.list_keys)
     if full:

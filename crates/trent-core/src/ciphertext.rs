@@ -70,7 +70,11 @@ pub fn parse(blob: &[u8]) -> Result<(Header, &[u8], &[u8]), Error> {
         return Err(Error::InvalidCiphertext);
     }
     let (raw_header, sealed) = blob.split_at(HEADER_LEN);
-    let mut header = Header { key_id: [0; 16], material_id: [0; 32], salt: [0; 32] };
+    let mut header = Header {
+        key_id: [0; 16],
+        material_id: [0; 32],
+        salt: [0; 32],
+    };
     header.key_id.copy_from_slice(&raw_header[1..17]);
     header.material_id.copy_from_slice(&raw_header[17..49]);
     header.salt.copy_from_slice(&raw_header[49..81]);
@@ -88,7 +92,9 @@ pub fn key_id_bytes(key_id: &str) -> Result<[u8; 16], Error> {
 pub fn material_id_bytes(material_id: &str) -> Result<[u8; 32], Error> {
     let bytes = material_id.as_bytes();
     if bytes.len() != 64 {
-        return Err(Error::Validation("key material id must be 64 hex characters".into()));
+        return Err(Error::Validation(
+            "key material id must be 64 hex characters".into(),
+        ));
     }
     let mut out = [0u8; 32];
     for (i, pair) in bytes.chunks_exact(2).enumerate() {
@@ -108,14 +114,21 @@ mod tests {
 
     #[test]
     fn header_round_trip() {
-        let h = Header { key_id: [7; 16], material_id: [0xab; 32], salt: [3; 32] };
+        let h = Header {
+            key_id: [7; 16],
+            material_id: [0xab; 32],
+            salt: [3; 32],
+        };
         let mut blob = h.encode().to_vec();
         blob.extend_from_slice(&[0u8; 20]);
         let (parsed, raw, sealed) = parse(&blob).unwrap();
         assert_eq!(parsed, h);
         assert_eq!(raw, &h.encode()[..]);
         assert_eq!(sealed.len(), 20);
-        assert_eq!(material_id_bytes(&parsed.material_id_hex()).unwrap(), h.material_id);
+        assert_eq!(
+            material_id_bytes(&parsed.material_id_hex()).unwrap(),
+            h.material_id
+        );
     }
 
     #[test]

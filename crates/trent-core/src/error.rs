@@ -38,7 +38,9 @@ pub enum Error {
     #[error("The ciphertext is invalid.")]
     InvalidCiphertext,
     /// The ciphertext was made under a different key than the one named.
-    #[error("The key ID in the request does not identify a KMS key that can perform this operation.")]
+    #[error(
+        "The key ID in the request does not identify a KMS key that can perform this operation."
+    )]
     IncorrectKey,
     /// An alias name is invalid or reserved.
     #[error("{0}")]

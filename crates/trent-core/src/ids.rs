@@ -92,7 +92,11 @@ fn parse_arn(rest: &str) -> Option<KeyRef> {
     let region = parts.next()?;
     let account = parts.next()?;
     let resource = parts.next()?;
-    if !partition.starts_with("aws") || service != "kms" || region.is_empty() || !is_account_id(account) {
+    if !partition.starts_with("aws")
+        || service != "kms"
+        || region.is_empty()
+        || !is_account_id(account)
+    {
         return None;
     }
     if let Some(key_id) = resource.strip_prefix("key/") {
@@ -134,7 +138,9 @@ pub fn validate_alias_name(name: &str) -> Result<(), Error> {
         return Err(Error::InvalidAliasName("Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html".into()));
     };
     if rest.is_empty() || name.contains(':') {
-        return Err(Error::InvalidAliasName(format!("Alias name {name} is not valid.")));
+        return Err(Error::InvalidAliasName(format!(
+            "Alias name {name} is not valid."
+        )));
     }
     if name.starts_with("alias/aws/") {
         return Err(Error::NotAuthorized(
@@ -151,11 +157,18 @@ mod tests {
     #[test]
     fn parses_every_form() {
         let id = "1234abcd-12ab-34cd-56ef-1234567890ab";
-        assert_eq!(KeyRef::parse(id, AliasUse::Refused), Ok(KeyRef::Id(id.into())));
+        assert_eq!(
+            KeyRef::parse(id, AliasUse::Refused),
+            Ok(KeyRef::Id(id.into()))
+        );
         let arn = format!("arn:aws:kms:us-east-1:111122223333:key/{id}");
         assert_eq!(
             KeyRef::parse(&arn, AliasUse::Refused),
-            Ok(KeyRef::KeyArn { region: "us-east-1".into(), account: "111122223333".into(), key_id: id.into() })
+            Ok(KeyRef::KeyArn {
+                region: "us-east-1".into(),
+                account: "111122223333".into(),
+                key_id: id.into()
+            })
         );
         assert_eq!(
             KeyRef::parse("alias/a", AliasUse::Allowed),
@@ -163,20 +176,41 @@ mod tests {
         );
         assert!(KeyRef::parse("alias/a", AliasUse::Refused).is_err());
         assert_eq!(
-            KeyRef::parse("arn:aws:kms:eu-west-1:111122223333:alias/x/y", AliasUse::Allowed),
-            Ok(KeyRef::AliasArn { region: "eu-west-1".into(), account: "111122223333".into(), name: "alias/x/y".into() })
+            KeyRef::parse(
+                "arn:aws:kms:eu-west-1:111122223333:alias/x/y",
+                AliasUse::Allowed
+            ),
+            Ok(KeyRef::AliasArn {
+                region: "eu-west-1".into(),
+                account: "111122223333".into(),
+                name: "alias/x/y".into()
+            })
         );
         assert!(KeyRef::parse("arn:aws:kms:eu-west-1:1234:key/x", AliasUse::Allowed).is_err());
-        assert!(KeyRef::parse("arn:aws:s3:eu-west-1:111122223333:key/x", AliasUse::Allowed).is_err());
+        assert!(
+            KeyRef::parse("arn:aws:s3:eu-west-1:111122223333:key/x", AliasUse::Allowed).is_err()
+        );
         assert!(KeyRef::parse("", AliasUse::Allowed).is_err());
     }
 
     #[test]
     fn alias_names() {
         assert!(validate_alias_name("alias/app-1/prod_x").is_ok());
-        assert!(matches!(validate_alias_name("alias/aws/s3"), Err(Error::NotAuthorized(_))));
-        assert!(matches!(validate_alias_name("app"), Err(Error::InvalidAliasName(_))));
-        assert!(matches!(validate_alias_name("alias/"), Err(Error::InvalidAliasName(_))));
-        assert!(matches!(validate_alias_name("alias/a b"), Err(Error::Validation(_))));
+        assert!(matches!(
+            validate_alias_name("alias/aws/s3"),
+            Err(Error::NotAuthorized(_))
+        ));
+        assert!(matches!(
+            validate_alias_name("app"),
+            Err(Error::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            validate_alias_name("alias/"),
+            Err(Error::InvalidAliasName(_))
+        ));
+        assert!(matches!(
+            validate_alias_name("alias/a b"),
+            Err(Error::Validation(_))
+        ));
     }
 }

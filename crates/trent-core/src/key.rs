@@ -279,9 +279,17 @@ impl KeyRecord {
         match (use_, self.state) {
             (StateUse::Read, _) => Ok(()),
             (StateUse::Cryptographic, KeyState::Enabled) => Ok(()),
-            (StateUse::Cryptographic, KeyState::Disabled) => Err(Error::Disabled { arn: self.arn() }),
-            (StateUse::Manage, KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport) => Ok(()),
-            (_, state) => Err(Error::InvalidState { arn: self.arn(), state }),
+            (StateUse::Cryptographic, KeyState::Disabled) => {
+                Err(Error::Disabled { arn: self.arn() })
+            }
+            (
+                StateUse::Manage,
+                KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport,
+            ) => Ok(()),
+            (_, state) => Err(Error::InvalidState {
+                arn: self.arn(),
+                state,
+            }),
         }
     }
 
@@ -292,7 +300,10 @@ impl KeyRecord {
                 self.state = KeyState::Enabled;
                 Ok(())
             }
-            state => Err(Error::InvalidState { arn: self.arn(), state }),
+            state => Err(Error::InvalidState {
+                arn: self.arn(),
+                state,
+            }),
         }
     }
 
@@ -303,12 +314,19 @@ impl KeyRecord {
                 self.state = KeyState::Disabled;
                 Ok(())
             }
-            state => Err(Error::InvalidState { arn: self.arn(), state }),
+            state => Err(Error::InvalidState {
+                arn: self.arn(),
+                state,
+            }),
         }
     }
 
     /// ScheduleKeyDeletion with a waiting period of 7–30 days.
-    pub fn schedule_deletion(&mut self, window_days: Option<i64>, now: UnixMillis) -> Result<(), Error> {
+    pub fn schedule_deletion(
+        &mut self,
+        window_days: Option<i64>,
+        now: UnixMillis,
+    ) -> Result<(), Error> {
         let days = window_days.unwrap_or(30);
         if !(7..=30).contains(&days) {
             return Err(Error::Validation(format!(
@@ -316,8 +334,16 @@ impl KeyRecord {
             )));
         }
         match self.state {
-            KeyState::Enabled | KeyState::Disabled | KeyState::PendingImport | KeyState::Unavailable => {}
-            state => return Err(Error::InvalidState { arn: self.arn(), state }),
+            KeyState::Enabled
+            | KeyState::Disabled
+            | KeyState::PendingImport
+            | KeyState::Unavailable => {}
+            state => {
+                return Err(Error::InvalidState {
+                    arn: self.arn(),
+                    state,
+                });
+            }
         }
         self.state = KeyState::PendingDeletion;
         self.pending_window_days = Some(days as u32);
@@ -328,7 +354,10 @@ impl KeyRecord {
     /// CancelKeyDeletion: PendingDeletion → Disabled.
     pub fn cancel_deletion(&mut self) -> Result<(), Error> {
         if self.state != KeyState::PendingDeletion {
-            return Err(Error::InvalidState { arn: self.arn(), state: self.state });
+            return Err(Error::InvalidState {
+                arn: self.arn(),
+                state: self.state,
+            });
         }
         self.state = KeyState::Disabled;
         self.deletion_date = None;
@@ -350,7 +379,9 @@ impl KeyRecord {
             )));
         }
         if self.manager == KeyManager::Aws {
-            return Err(Error::Unsupported("Rotation of AWS managed keys cannot be changed.".into()));
+            return Err(Error::Unsupported(
+                "Rotation of AWS managed keys cannot be changed.".into(),
+            ));
         }
         if self.origin != Origin::AwsKms {
             return Err(Error::Unsupported(format!(
@@ -363,7 +394,11 @@ impl KeyRecord {
     }
 
     /// EnableKeyRotation with a period of 90–2560 days (default 365).
-    pub fn enable_rotation(&mut self, period_days: Option<i64>, now: UnixMillis) -> Result<(), Error> {
+    pub fn enable_rotation(
+        &mut self,
+        period_days: Option<i64>,
+        now: UnixMillis,
+    ) -> Result<(), Error> {
         let days = period_days.unwrap_or(365);
         if !(90..=2560).contains(&days) {
             return Err(Error::Validation(format!(
@@ -398,10 +433,8 @@ impl KeyRecord {
     /// Records that new material became current at `now`.
     pub fn rotated(&mut self, material_id: String, kind: RotationType, now: UnixMillis) {
         self.current_material = material_id;
-        if kind == RotationType::Automatic {
-            if let Some(days) = self.rotation.period_days {
-                self.rotation.next_rotation = Some(now + i64::from(days) * DAY_MILLIS);
-            }
+        if let (RotationType::Automatic, Some(days)) = (kind, self.rotation.period_days) {
+            self.rotation.next_rotation = Some(now + i64::from(days) * DAY_MILLIS);
         }
         self.rotation.on_demand_started = None;
     }
@@ -431,13 +464,21 @@ impl KeyRecord {
 
 fn validate_tag(tag: &Tag) -> Result<(), Error> {
     if tag.key.is_empty() || tag.key.chars().count() > 128 {
-        return Err(Error::Tag(format!("Tag key '{}' must have between 1 and 128 characters.", tag.key)));
+        return Err(Error::Tag(format!(
+            "Tag key '{}' must have between 1 and 128 characters.",
+            tag.key
+        )));
     }
     if tag.value.chars().count() > 256 {
-        return Err(Error::Tag(format!("Tag value for key '{}' must have at most 256 characters.", tag.key)));
+        return Err(Error::Tag(format!(
+            "Tag value for key '{}' must have at most 256 characters.",
+            tag.key
+        )));
     }
     if tag.key.starts_with("aws:") {
-        return Err(Error::Tag("Tag keys beginning with aws: are reserved.".into()));
+        return Err(Error::Tag(
+            "Tag keys beginning with aws: are reserved.".into(),
+        ));
     }
     Ok(())
 }
@@ -474,7 +515,10 @@ mod tests {
         let mut k = key();
         assert!(k.check_state(StateUse::Cryptographic).is_ok());
         k.disable().unwrap();
-        assert!(matches!(k.check_state(StateUse::Cryptographic), Err(Error::Disabled { .. })));
+        assert!(matches!(
+            k.check_state(StateUse::Cryptographic),
+            Err(Error::Disabled { .. })
+        ));
         assert!(k.check_state(StateUse::Manage).is_ok());
         k.enable().unwrap();
         assert!(k.schedule_deletion(Some(6), 0).is_err());
@@ -484,7 +528,10 @@ mod tests {
         assert_eq!(k.deletion_date, Some(1000 + 30 * DAY_MILLIS));
         assert!(matches!(
             k.check_state(StateUse::Cryptographic),
-            Err(Error::InvalidState { state: KeyState::PendingDeletion, .. })
+            Err(Error::InvalidState {
+                state: KeyState::PendingDeletion,
+                ..
+            })
         ));
         assert!(k.check_state(StateUse::Manage).is_err());
         assert!(k.enable().is_err());
@@ -507,17 +554,45 @@ mod tests {
         k.rotated("m2".into(), RotationType::Automatic, 365 * DAY_MILLIS);
         assert_eq!(k.rotation.next_rotation, Some(730 * DAY_MILLIS));
         k.spec = KeySpec::Hmac256;
-        assert!(matches!(k.enable_rotation(None, 0), Err(Error::Unsupported(_))));
+        assert!(matches!(
+            k.enable_rotation(None, 0),
+            Err(Error::Unsupported(_))
+        ));
     }
 
     #[test]
     fn tags_replace_and_limit() {
         let mut k = key();
-        k.put_tags(vec![Tag { key: "a".into(), value: "1".into() }]).unwrap();
-        k.put_tags(vec![Tag { key: "a".into(), value: "2".into() }]).unwrap();
-        assert_eq!(k.tags, vec![Tag { key: "a".into(), value: "2".into() }]);
-        assert!(k.put_tags(vec![Tag { key: "aws:x".into(), value: String::new() }]).is_err());
-        let many = (0..51).map(|i| Tag { key: format!("k{i}"), value: String::new() }).collect();
+        k.put_tags(vec![Tag {
+            key: "a".into(),
+            value: "1".into(),
+        }])
+        .unwrap();
+        k.put_tags(vec![Tag {
+            key: "a".into(),
+            value: "2".into(),
+        }])
+        .unwrap();
+        assert_eq!(
+            k.tags,
+            vec![Tag {
+                key: "a".into(),
+                value: "2".into()
+            }]
+        );
+        assert!(
+            k.put_tags(vec![Tag {
+                key: "aws:x".into(),
+                value: String::new()
+            }])
+            .is_err()
+        );
+        let many = (0..51)
+            .map(|i| Tag {
+                key: format!("k{i}"),
+                value: String::new(),
+            })
+            .collect();
         assert!(k.put_tags(many).is_err());
     }
 }

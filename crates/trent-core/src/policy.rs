@@ -24,7 +24,9 @@ pub fn default_key_policy(account_id: &str) -> String {
 /// Checks that a policy is a JSON object with a `Statement`, within 32 KiB.
 pub fn validate(policy: &str) -> Result<(), Error> {
     if policy.len() > 32 * 1024 {
-        return Err(Error::LimitExceeded("The key policy exceeds the 32 KB size limit.".into()));
+        return Err(Error::LimitExceeded(
+            "The key policy exceeds the 32 KB size limit.".into(),
+        ));
     }
     let value: serde_json::Value = serde_json::from_str(policy)
         .map_err(|_| Error::MalformedPolicy("The new key policy is not valid JSON.".into()))?;
@@ -33,7 +35,9 @@ pub fn validate(policy: &str) -> Result<(), Error> {
         .and_then(|o| o.get("Statement"))
         .ok_or_else(|| Error::MalformedPolicy("The key policy must contain a Statement.".into()))?;
     if !(statement.is_array() || statement.is_object()) {
-        return Err(Error::MalformedPolicy("Statement must be an object or a list.".into()));
+        return Err(Error::MalformedPolicy(
+            "Statement must be an object or a list.".into(),
+        ));
     }
     Ok(())
 }

@@ -40,16 +40,31 @@ pub trait SymmetricKey: Send + Sync + std::fmt::Debug {
     /// Returns ciphertext ‖ tag.
     fn encrypt(&self, salt: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Error>;
     /// Inverse of [`SymmetricKey::encrypt`]; any mismatch is [`Error::Decrypt`].
-    fn decrypt(&self, salt: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error>;
+    fn decrypt(
+        &self,
+        salt: &[u8; 32],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error>;
 }
 
 /// Where key material is made, kept and used.
 pub trait KeyBackend: Send + Sync + std::fmt::Debug {
     /// Creates material for a new key version and returns the bytes the store
     /// keeps for it (wrapped material, or a handle for an HSM).
-    fn create_material(&self, root: &RootKey, owner: MaterialOwner<'_>, spec: KeySpec) -> Result<Vec<u8>, Error>;
+    fn create_material(
+        &self,
+        root: &RootKey,
+        owner: MaterialOwner<'_>,
+        spec: KeySpec,
+    ) -> Result<Vec<u8>, Error>;
     /// Loads a stored version of a symmetric key for use.
-    fn load_symmetric(&self, root: &RootKey, owner: MaterialOwner<'_>, stored: &[u8]) -> Result<Arc<dyn SymmetricKey>, Error>;
+    fn load_symmetric(
+        &self,
+        root: &RootKey,
+        owner: MaterialOwner<'_>,
+        stored: &[u8],
+    ) -> Result<Arc<dyn SymmetricKey>, Error>;
     /// Destroys a version's material where it lives (no-op when the store's
     /// deletion of the wrapped bytes is the destruction).
     fn destroy_material(&self, owner: MaterialOwner<'_>, stored: &[u8]) -> Result<(), Error>;

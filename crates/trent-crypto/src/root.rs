@@ -36,8 +36,12 @@ impl RootKey {
 
     /// A root key from its 32 bytes.
     pub fn from_bytes(bytes: Zeroizing<[u8; 32]>) -> Result<Self, Error> {
-        let unbound = UnboundKey::new(&AES_256_GCM, bytes.as_ref()).map_err(|_| Error::Format("root key"))?;
-        Ok(Self { bytes, aead: LessSafeKey::new(unbound) })
+        let unbound =
+            UnboundKey::new(&AES_256_GCM, bytes.as_ref()).map_err(|_| Error::Format("root key"))?;
+        Ok(Self {
+            bytes,
+            aead: LessSafeKey::new(unbound),
+        })
     }
 
     /// The raw bytes, for a seal to protect.
@@ -57,7 +61,12 @@ impl RootKey {
 }
 
 /// `version ‖ nonce ‖ ciphertext ‖ tag` under `key`, with a random nonce.
-pub(crate) fn seal_with(key: &LessSafeKey, version: u8, aad: &[u8], secret: &[u8]) -> Result<Vec<u8>, Error> {
+pub(crate) fn seal_with(
+    key: &LessSafeKey,
+    version: u8,
+    aad: &[u8],
+    secret: &[u8],
+) -> Result<Vec<u8>, Error> {
     let mut nonce = [0u8; NONCE_LEN];
     random_bytes(&mut nonce)?;
     let mut out = Vec::with_capacity(1 + NONCE_LEN + secret.len() + TAG_LEN);
@@ -65,14 +74,23 @@ pub(crate) fn seal_with(key: &LessSafeKey, version: u8, aad: &[u8], secret: &[u8
     out.extend_from_slice(&nonce);
     out.extend_from_slice(secret);
     let tag = key
-        .seal_in_place_separate_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut out[1 + NONCE_LEN..])
+        .seal_in_place_separate_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut out[1 + NONCE_LEN..],
+        )
         .map_err(|_| Error::Encrypt)?;
     out.extend_from_slice(tag.as_ref());
     Ok(out)
 }
 
 /// Inverse of [`seal_with`].
-pub(crate) fn open_with(key: &LessSafeKey, version: u8, aad: &[u8], blob: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+pub(crate) fn open_with(
+    key: &LessSafeKey,
+    version: u8,
+    aad: &[u8],
+    blob: &[u8],
+) -> Result<Zeroizing<Vec<u8>>, Error> {
     if blob.len() < 1 + NONCE_LEN + TAG_LEN || blob[0] != version {
         return Err(Error::Decrypt);
     }
@@ -80,7 +98,11 @@ pub(crate) fn open_with(key: &LessSafeKey, version: u8, aad: &[u8], blob: &[u8])
     nonce.copy_from_slice(&blob[1..1 + NONCE_LEN]);
     let mut buf = Zeroizing::new(blob[1 + NONCE_LEN..].to_vec());
     let len = key
-        .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), buf.as_mut_slice())
+        .open_in_place(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            buf.as_mut_slice(),
+        )
         .map_err(|_| Error::Decrypt)?
         .len();
     buf.truncate(len);

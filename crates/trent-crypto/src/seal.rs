@@ -61,7 +61,8 @@ fn header(kind: u8, params: &[u8]) -> Vec<u8> {
 }
 
 fn aead(kek: &[u8]) -> Result<LessSafeKey, Error> {
-    let key = UnboundKey::new(&AES_256_GCM, kek).map_err(|_| Error::Format("key-encryption key"))?;
+    let key =
+        UnboundKey::new(&AES_256_GCM, kek).map_err(|_| Error::Format("key-encryption key"))?;
     Ok(LessSafeKey::new(key))
 }
 
@@ -74,7 +75,8 @@ fn seal_root(kek: &[u8], head: Vec<u8>, root: &RootKey) -> Result<Vec<u8>, Error
 
 fn unseal_root(kek: &[u8], sealed: &[u8], head_len: usize, what: &str) -> Result<RootKey, Error> {
     let (head, wrapped) = sealed.split_at(head_len);
-    let bytes = open_with(&aead(kek)?, SEAL_V1, head, wrapped).map_err(|_| Error::Unseal(what.to_owned()))?;
+    let bytes = open_with(&aead(kek)?, SEAL_V1, head, wrapped)
+        .map_err(|_| Error::Unseal(what.to_owned()))?;
     let mut root = Zeroizing::new([0u8; 32]);
     if bytes.len() != 32 {
         return Err(Error::Format("sealed root key length"));
@@ -89,7 +91,9 @@ fn check_kind(sealed: &[u8], kind: u8, min_len: usize) -> Result<(), Error> {
     }
     if sealed[9] != kind {
         let found = sealed_kind(sealed).unwrap_or("unknown");
-        return Err(Error::Unseal(format!("the store was sealed with the {found} seal")));
+        return Err(Error::Unseal(format!(
+            "the store was sealed with the {found} seal"
+        )));
     }
     Ok(())
 }
@@ -107,9 +111,15 @@ impl DevFileSeal {
     }
 
     fn read_kek(&self) -> Result<Zeroizing<Vec<u8>>, Error> {
-        let kek = Zeroizing::new(std::fs::read(&self.path).map_err(|e| Error::Io(format!("{}: {e}", self.path.display())))?);
+        let kek = Zeroizing::new(
+            std::fs::read(&self.path)
+                .map_err(|e| Error::Io(format!("{}: {e}", self.path.display())))?,
+        );
         if kek.len() != 32 {
-            return Err(Error::Unseal(format!("{} is not a 32-byte seal key", self.path.display())));
+            return Err(Error::Unseal(format!(
+                "{} is not a 32-byte seal key",
+                self.path.display()
+            )));
         }
         Ok(kek)
     }
@@ -141,7 +151,12 @@ impl Seal for DevFileSeal {
 
     fn unseal(&self, sealed: &[u8]) -> Result<RootKey, Error> {
         check_kind(sealed, KIND_DEV_FILE, 10)?;
-        unseal_root(&self.read_kek()?, sealed, 10, "the dev seal file does not match this store")
+        unseal_root(
+            &self.read_kek()?,
+            sealed,
+            10,
+            "the dev seal file does not match this store",
+        )
     }
 }
 
@@ -159,7 +174,11 @@ pub struct Argon2Params {
 impl Default for Argon2Params {
     /// 64 MiB, 3 passes, 1 lane (RFC 9106's second recommended option).
     fn default() -> Self {
-        Self { memory_kib: 64 * 1024, iterations: 3, parallelism: 1 }
+        Self {
+            memory_kib: 64 * 1024,
+            iterations: 3,
+            parallelism: 1,
+        }
     }
 }
 
@@ -171,14 +190,19 @@ pub struct PassphraseSeal {
 
 impl std::fmt::Debug for PassphraseSeal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PassphraseSeal").field("params", &self.params).finish_non_exhaustive()
+        f.debug_struct("PassphraseSeal")
+            .field("params", &self.params)
+            .finish_non_exhaustive()
     }
 }
 
 impl PassphraseSeal {
     /// A seal for `passphrase` with the default cost for new seals.
     pub fn new(passphrase: Zeroizing<String>) -> Self {
-        Self { passphrase, params: Argon2Params::default() }
+        Self {
+            passphrase,
+            params: Argon2Params::default(),
+        }
     }
 
     /// Overrides the cost used when sealing (tests use a cheap one).
@@ -188,9 +212,18 @@ impl PassphraseSeal {
     }
 
     fn derive(&self, params: Argon2Params, salt: &[u8]) -> Result<Zeroizing<[u8; 32]>, Error> {
-        let argon_params = argon2::Params::new(params.memory_kib, params.iterations, params.parallelism, Some(32))
-            .map_err(|_| Error::Format("argon2 parameters"))?;
-        let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, argon_params);
+        let argon_params = argon2::Params::new(
+            params.memory_kib,
+            params.iterations,
+            params.parallelism,
+            Some(32),
+        )
+        .map_err(|_| Error::Format("argon2 parameters"))?;
+        let argon = argon2::Argon2::new(
+            argon2::Algorithm::Argon2id,
+            argon2::Version::V0x13,
+            argon_params,
+        );
         let mut kek = Zeroizing::new([0u8; 32]);
         argon
             .hash_password_into(self.passphrase.as_bytes(), salt, kek.as_mut())
@@ -212,7 +245,9 @@ impl Seal for PassphraseSeal {
 
     fn seal(&self, root: &RootKey) -> Result<Vec<u8>, Error> {
         if self.passphrase.len() < 8 {
-            return Err(Error::Unseal("the passphrase must have at least 8 characters".into()));
+            return Err(Error::Unseal(
+                "the passphrase must have at least 8 characters".into(),
+            ));
         }
         let mut salt = [0u8; 16];
         random_bytes(&mut salt)?;
@@ -229,9 +264,15 @@ impl Seal for PassphraseSeal {
     fn unseal(&self, sealed: &[u8]) -> Result<RootKey, Error> {
         let head_len = 10 + PASSPHRASE_PARAMS_LEN;
         check_kind(sealed, KIND_PASSPHRASE, head_len)?;
-        let u32_at = |i: usize| u32::from_be_bytes([sealed[i], sealed[i + 1], sealed[i + 2], sealed[i + 3]]);
-        let params = Argon2Params { memory_kib: u32_at(10), iterations: u32_at(14), parallelism: u32_at(18) };
-        if params.memory_kib > 4 * 1024 * 1024 || params.iterations > 64 || params.parallelism > 64 {
+        let u32_at =
+            |i: usize| u32::from_be_bytes([sealed[i], sealed[i + 1], sealed[i + 2], sealed[i + 3]]);
+        let params = Argon2Params {
+            memory_kib: u32_at(10),
+            iterations: u32_at(14),
+            parallelism: u32_at(18),
+        };
+        if params.memory_kib > 4 * 1024 * 1024 || params.iterations > 64 || params.parallelism > 64
+        {
             return Err(Error::Format("argon2 parameters out of range"));
         }
         let kek = self.derive(params, &sealed[22..38])?;
@@ -259,7 +300,11 @@ mod tests {
     use super::*;
 
     fn cheap(p: &str) -> PassphraseSeal {
-        PassphraseSeal::new(Zeroizing::new(p.into())).with_params(Argon2Params { memory_kib: 64, iterations: 1, parallelism: 1 })
+        PassphraseSeal::new(Zeroizing::new(p.into())).with_params(Argon2Params {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        })
     }
 
     #[test]
@@ -269,7 +314,10 @@ mod tests {
         assert_eq!(sealed_kind(&sealed), Some("passphrase"));
         let back = cheap("correct horse").unseal(&sealed).unwrap();
         assert_eq!(back.expose_bytes(), root.expose_bytes());
-        assert!(matches!(cheap("wrong horse!").unseal(&sealed), Err(Error::Unseal(_))));
+        assert!(matches!(
+            cheap("wrong horse!").unseal(&sealed),
+            Err(Error::Unseal(_))
+        ));
         let mut bad = sealed.clone();
         bad[25] ^= 1; // salt
         assert!(cheap("correct horse").unseal(&bad).is_err());
@@ -283,8 +331,14 @@ mod tests {
         let seal = DevFileSeal::new(dir.join("dev-seal.key"));
         let root = RootKey::generate().unwrap();
         let sealed = seal.seal(&root).unwrap();
-        assert_eq!(seal.unseal(&sealed).unwrap().expose_bytes(), root.expose_bytes());
-        assert!(matches!(cheap("correct horse").unseal(&sealed), Err(Error::Unseal(_))));
+        assert_eq!(
+            seal.unseal(&sealed).unwrap().expose_bytes(),
+            root.expose_bytes()
+        );
+        assert!(matches!(
+            cheap("correct horse").unseal(&sealed),
+            Err(Error::Unseal(_))
+        ));
         let _ = std::fs::remove_dir_all(dir);
     }
 }

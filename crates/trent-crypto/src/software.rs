@@ -25,7 +25,12 @@ const MESSAGE_INFO: &[u8] = b"trent/v1/message";
 pub struct SoftwareBackend;
 
 impl KeyBackend for SoftwareBackend {
-    fn create_material(&self, root: &RootKey, owner: MaterialOwner<'_>, spec: KeySpec) -> Result<Vec<u8>, Error> {
+    fn create_material(
+        &self,
+        root: &RootKey,
+        owner: MaterialOwner<'_>,
+        spec: KeySpec,
+    ) -> Result<Vec<u8>, Error> {
         if spec != KeySpec::SymmetricDefault {
             return Err(Error::Unsupported(format!("key spec {spec}")));
         }
@@ -34,7 +39,12 @@ impl KeyBackend for SoftwareBackend {
         root.wrap(&owner.aad(), material.as_ref())
     }
 
-    fn load_symmetric(&self, root: &RootKey, owner: MaterialOwner<'_>, stored: &[u8]) -> Result<Arc<dyn SymmetricKey>, Error> {
+    fn load_symmetric(
+        &self,
+        root: &RootKey,
+        owner: MaterialOwner<'_>,
+        stored: &[u8],
+    ) -> Result<Arc<dyn SymmetricKey>, Error> {
         let material = root.unwrap(&owner.aad(), stored)?;
         Ok(Arc::new(SoftwareSymmetricKey::new(&material)?))
     }
@@ -70,12 +80,17 @@ impl SoftwareSymmetricKey {
         if material.len() != 32 {
             return Err(Error::Format("symmetric material length"));
         }
-        Ok(Self { prk: Prk::new_less_safe(HKDF_SHA256, material) })
+        Ok(Self {
+            prk: Prk::new_less_safe(HKDF_SHA256, material),
+        })
     }
 
     fn message_key(&self, salt: &[u8; 32]) -> Result<(LessSafeKey, [u8; 12]), Error> {
         let info = [MESSAGE_INFO, salt.as_slice()];
-        let okm = self.prk.expand(&info, OutLen(44)).map_err(|_| Error::Encrypt)?;
+        let okm = self
+            .prk
+            .expand(&info, OutLen(44))
+            .map_err(|_| Error::Encrypt)?;
         let mut bytes = Zeroizing::new([0u8; 44]);
         okm.fill(bytes.as_mut()).map_err(|_| Error::Encrypt)?;
         let key = UnboundKey::new(&AES_256_GCM, &bytes[..32]).map_err(|_| Error::Encrypt)?;
@@ -90,16 +105,29 @@ impl SymmetricKey for SoftwareSymmetricKey {
         let (key, nonce) = self.message_key(salt)?;
         let mut out = Vec::with_capacity(plaintext.len() + 16);
         out.extend_from_slice(plaintext);
-        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut out)
-            .map_err(|_| Error::Encrypt)?;
+        key.seal_in_place_append_tag(
+            Nonce::assume_unique_for_key(nonce),
+            Aad::from(aad),
+            &mut out,
+        )
+        .map_err(|_| Error::Encrypt)?;
         Ok(out)
     }
 
-    fn decrypt(&self, salt: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+    fn decrypt(
+        &self,
+        salt: &[u8; 32],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, Error> {
         let (key, nonce) = self.message_key(salt).map_err(|_| Error::Decrypt)?;
         let mut buf = Zeroizing::new(sealed.to_vec());
         let len = key
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), buf.as_mut_slice())
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                buf.as_mut_slice(),
+            )
             .map_err(|_| Error::Decrypt)?
             .len();
         buf.truncate(len);
@@ -114,18 +142,39 @@ mod tests {
     #[test]
     fn round_trip_and_binding() {
         let root = RootKey::generate().unwrap();
-        let owner = MaterialOwner { key_arn: "arn:a", material_id: "00" };
-        let stored = SoftwareBackend.create_material(&root, owner, KeySpec::SymmetricDefault).unwrap();
-        let key = SoftwareBackend.load_symmetric(&root, owner, &stored).unwrap();
-        let other_owner = MaterialOwner { key_arn: "arn:b", material_id: "00" };
-        assert!(SoftwareBackend.load_symmetric(&root, other_owner, &stored).is_err());
+        let owner = MaterialOwner {
+            key_arn: "arn:a",
+            material_id: "00",
+        };
+        let stored = SoftwareBackend
+            .create_material(&root, owner, KeySpec::SymmetricDefault)
+            .unwrap();
+        let key = SoftwareBackend
+            .load_symmetric(&root, owner, &stored)
+            .unwrap();
+        let other_owner = MaterialOwner {
+            key_arn: "arn:b",
+            material_id: "00",
+        };
+        assert!(
+            SoftwareBackend
+                .load_symmetric(&root, other_owner, &stored)
+                .is_err()
+        );
         let salt = [9u8; 32];
         let ct = key.encrypt(&salt, b"aad", b"hello").unwrap();
         assert_eq!(ct.len(), 5 + 16);
-        assert_eq!(key.decrypt(&salt, b"aad", &ct).unwrap().as_slice(), b"hello");
+        assert_eq!(
+            key.decrypt(&salt, b"aad", &ct).unwrap().as_slice(),
+            b"hello"
+        );
         assert_eq!(key.decrypt(&salt, b"aae", &ct), Err(Error::Decrypt));
         assert_eq!(key.decrypt(&[8u8; 32], b"aad", &ct), Err(Error::Decrypt));
-        assert!(SoftwareBackend.create_material(&root, owner, KeySpec::Rsa2048).is_err());
+        assert!(
+            SoftwareBackend
+                .create_material(&root, owner, KeySpec::Rsa2048)
+                .is_err()
+        );
     }
 
     #[test]
@@ -136,6 +185,9 @@ mod tests {
         let ct = key.encrypt(&[0x22; 32], b"header", b"trent").unwrap();
         let again = key.encrypt(&[0x22; 32], b"header", b"trent").unwrap();
         assert_eq!(ct, again);
-        assert_eq!(key.decrypt(&[0x22; 32], b"header", &ct).unwrap().as_slice(), b"trent");
+        assert_eq!(
+            key.decrypt(&[0x22; 32], b"header", &ct).unwrap().as_slice(),
+            b"trent"
+        );
     }
 }

@@ -10,6 +10,10 @@
 //! - [`verify`]: scope, clock skew, canonical request, string to sign and a
 //!   constant-time comparison.
 //!
+//! For clients (the benchmark harness, tests), [`sign`] produces the
+//! `Authorization` header from the same canonical-request code, so the
+//! signer and the verifier cannot drift apart.
+//!
 //! Looking up the secret for [`Authorization::access_key_id`], and turning a
 //! [`SigV4Error`] into an HTTP response, belong to the caller. Errors carry
 //! AWS's exception names ([`SigV4Error::aws_error_name`]) and messages close
@@ -433,6 +437,59 @@ pub fn verify(
     } else {
         Err(SigV4Error::SignatureMismatch)
     }
+}
+
+/// Signs a request as a client does; returns the `Authorization` header
+/// value to add to it.
+///
+/// Every header in `req.headers` is signed, so pass exactly the headers to
+/// sign and add unsigned ones (`user-agent`) afterwards: botocore signs
+/// `content-type;host;x-amz-date;x-amz-target` (and
+/// `x-amz-security-token` with temporary credentials); the Rust SDK adds
+/// `content-length` and `x-amz-user-agent`. `host` and `x-amz-date` (see
+/// [`format_amz_date`]) are required, and `key` must be derived for the day
+/// of `x-amz-date`, `region` and `service`. The canonical request is built
+/// by the code [`verify`] uses, so what this signs, `verify` accepts.
+pub fn sign(
+    req: &Request<'_>,
+    access_key_id: &str,
+    key: &SigningKey,
+    region: &str,
+    service: &str,
+) -> Result<String, SigV4Error> {
+    let amz_date = parse_amz_date(single_header(req.headers, "X-Amz-Date")?)?;
+    let mut signed_headers: Vec<String> = req
+        .headers
+        .iter()
+        .map(|h| h.name.to_ascii_lowercase())
+        .collect();
+    signed_headers.sort_unstable();
+    signed_headers.dedup();
+    check_signed_headers(&signed_headers)?;
+    let payload_hash = hex::encode(digest::digest(&digest::SHA256, req.body));
+    let auth = Authorization {
+        access_key_id: access_key_id.to_owned(),
+        date: amz_day_string(&amz_date),
+        region: region.to_owned(),
+        service: service.to_owned(),
+        signed_headers,
+        signature: [0; 32],
+        amz_date,
+        security_token: None,
+    };
+    let canonical = canonical_request(req, &auth.signed_headers, &payload_hash)?;
+    let signature = key.sign(string_to_sign(&auth, &canonical).as_bytes());
+    Ok(format!(
+        "{ALGORITHM} Credential={access_key_id}/{}/{region}/{service}/{TERMINATOR}, SignedHeaders={}, Signature={}",
+        auth.date,
+        auth.signed_headers.join(";"),
+        hex::encode(signature)
+    ))
+}
+
+/// The `X-Amz-Date` value of a time: `yyyyMMddTHHmmssZ`, in UTC.
+pub fn format_amz_date(t: OffsetDateTime) -> String {
+    amz_date_string(&t)
 }
 
 // ---------------------------------------------------------------- parsing
@@ -1046,6 +1103,192 @@ mod tests {
                         x-amz-date:20150830T123600Z\n\nhost;my-header1;my-header2;x-amz-date\n\
                         e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
         assert_eq!(String::from_utf8(canonical).unwrap(), expected);
+    }
+
+    /// A KMS request as `sign` takes it: `(name, value)` pairs to sign.
+    fn signed_request(
+        headers: &[(&str, &str)],
+        body: &[u8],
+        secret: &[u8],
+    ) -> Vec<(String, Vec<u8>)> {
+        let borrowed: Vec<Header<'_>> = headers
+            .iter()
+            .map(|(name, value)| Header {
+                name,
+                value: value.as_bytes(),
+            })
+            .collect();
+        let req = Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &borrowed,
+            body,
+        };
+        let key = derive_signing_key(secret, "20261129", "eu-central-1", "kms");
+        let authorization = sign(&req, "AKIATRENTEXAMPLE", &key, "eu-central-1", "kms").unwrap();
+        let mut owned: Vec<(String, Vec<u8>)> = headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.as_bytes().to_vec()))
+            .collect();
+        owned.push(("user-agent".into(), b"trent-bench (unsigned)".to_vec()));
+        owned.push(("Authorization".into(), authorization.into_bytes()));
+        owned
+    }
+
+    fn check_signed(
+        headers: &[(String, Vec<u8>)],
+        body: &[u8],
+        secret: &[u8],
+    ) -> Result<Authorization, SigV4Error> {
+        let borrowed: Vec<Header<'_>> = headers
+            .iter()
+            .map(|(name, value)| Header { name, value })
+            .collect();
+        let req = Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &borrowed,
+            body,
+        };
+        let auth = parse(&req)?;
+        let key = derive_signing_key(secret, &auth.date, &auth.region, &auth.service);
+        let now = time::macros::datetime!(2026-11-29 11:20:00 UTC);
+        verify(&req, &auth, &key, now, "eu-central-1", "kms")?;
+        Ok(auth)
+    }
+
+    #[test]
+    fn what_sign_signs_verify_accepts_botocore_style() {
+        const SECRET: &[u8] = b"k3Ue/HSvzRZbm+EXAMPLE/SECRET/trent0123456";
+        let body = br#"{"KeyId":"alias/test","Plaintext":"aGVsbG8="}"#;
+        let headers = [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Host", "127.0.0.1:4599"),
+            ("X-Amz-Date", "20261129T111810Z"),
+            ("X-Amz-Target", "TrentService.Encrypt"),
+        ];
+        let signed = signed_request(&headers, body, SECRET);
+        let auth = check_signed(&signed, body, SECRET).unwrap();
+        assert_eq!(
+            auth.signed_headers,
+            ["content-type", "host", "x-amz-date", "x-amz-target"]
+        );
+        let mut tampered = body.to_vec();
+        tampered[3] ^= 0x20;
+        assert_eq!(
+            check_signed(&signed, &tampered, SECRET),
+            Err(SigV4Error::SignatureMismatch)
+        );
+        assert_eq!(
+            check_signed(&signed, body, b"another secret"),
+            Err(SigV4Error::SignatureMismatch)
+        );
+    }
+
+    #[test]
+    fn sign_matches_the_rust_sdk_signer() {
+        use aws_credential_types::Credentials;
+        use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings};
+        use aws_sigv4::sign::v4;
+
+        const SECRET: &str = "k3Ue/HSvzRZbm+EXAMPLE/SECRET/trent0123456";
+        let body =
+            br#"{"KeyId":"alias/test","Plaintext":"aGVsbG8=","EncryptionContext":{"a":"b  c"}}"#;
+        let length = body.len().to_string();
+        let headers = [
+            ("host", "127.0.0.1:4599"),
+            ("content-type", "application/x-amz-json-1.1"),
+            ("x-amz-target", "TrentService.Encrypt"),
+            ("content-length", length.as_str()),
+            (
+                "x-amz-user-agent",
+                "aws-sdk-rust/1.7.0 ua/2.1 api/kms/1.129.0",
+            ),
+        ];
+        let identity = Credentials::new("AKIATRENTEXAMPLE", SECRET, None, None, "test").into();
+        let now = time::macros::datetime!(2026-11-29 11:18:10 UTC);
+        let seconds = u64::try_from(now.unix_timestamp()).unwrap();
+        let params = v4::SigningParams::builder()
+            .identity(&identity)
+            .region("eu-central-1")
+            .name("kms")
+            .time(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(seconds))
+            .settings(SigningSettings::default())
+            .build()
+            .unwrap()
+            .into();
+        let signable = SignableRequest::new(
+            "POST",
+            "http://127.0.0.1:4599/",
+            headers.iter().copied(),
+            SignableBody::Bytes(body),
+        )
+        .unwrap();
+        let (instructions, _) = aws_sigv4::http_request::sign(signable, &params)
+            .unwrap()
+            .into_parts();
+        let sdk: Vec<(&str, &str)> = instructions.headers().collect();
+        let sdk_header = |name: &str| {
+            sdk.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| *v)
+        };
+        assert_eq!(
+            sdk_header("x-amz-date"),
+            Some(format_amz_date(now).as_str())
+        );
+
+        let mut ours = headers.to_vec();
+        let date = format_amz_date(now);
+        ours.push(("x-amz-date", date.as_str()));
+        let signed = signed_request(&ours, body, SECRET.as_bytes());
+        let authorization = signed
+            .iter()
+            .find(|(n, _)| n == "Authorization")
+            .map(|(_, v)| v.clone())
+            .unwrap();
+        assert_eq!(
+            Some(std::str::from_utf8(&authorization).unwrap()),
+            sdk_header("authorization")
+        );
+        check_signed(&signed, body, SECRET.as_bytes()).unwrap();
+    }
+
+    #[test]
+    fn sign_refuses_requests_without_host_or_date() {
+        let key = derive_signing_key(b"secret", "20261129", "eu-central-1", "kms");
+        let no_host = [Header {
+            name: "X-Amz-Date",
+            value: b"20261129T111810Z",
+        }];
+        let req = Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &no_host,
+            body: b"",
+        };
+        assert_eq!(
+            sign(&req, "AKID", &key, "eu-central-1", "kms"),
+            Err(SigV4Error::HostNotSigned)
+        );
+        let no_date = [Header {
+            name: "Host",
+            value: b"localhost",
+        }];
+        let req = Request {
+            method: "POST",
+            path: "/",
+            query: "",
+            headers: &no_date,
+            body: b"",
+        };
+        assert_eq!(
+            sign(&req, "AKID", &key, "eu-central-1", "kms"),
+            Err(SigV4Error::MissingDate)
+        );
     }
 
     #[test]

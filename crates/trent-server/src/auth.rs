@@ -31,9 +31,13 @@ pub fn authenticate(node: &Node, request: &sigv4::Request<'_>) -> Result<Caller,
         .credentials
         .lookup(&auth.access_key_id, node.store.as_ref(), &root)?
         .ok_or_else(|| {
-            ApiError::new(ErrorCode::UnrecognizedClient, "The security token included in the request is invalid.")
+            ApiError::new(
+                ErrorCode::UnrecognizedClient,
+                "The security token included in the request is invalid.",
+            )
         })?;
-    let key = sigv4::derive_signing_key(&credential.secret, &auth.date, &auth.region, &auth.service);
+    let key =
+        sigv4::derive_signing_key(&credential.secret, &auth.date, &auth.region, &auth.service);
     let now = time::OffsetDateTime::now_utc();
     sigv4::verify(request, &auth, &key, now, &node.config.region, "kms").map_err(ApiError::from)?;
     Ok(Caller {

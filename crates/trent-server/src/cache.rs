@@ -50,16 +50,20 @@ pub struct KeyCache {
 impl KeyCache {
     /// A cache holding at most `capacity` keys.
     pub fn new(capacity: usize) -> Self {
-        Self { entries: RwLock::new(HashMap::new()), capacity, generation: AtomicU64::new(0) }
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// The loaded key, from memory or loaded from the store. `None` if the
     /// key does not exist.
     pub fn get(&self, node: &Node, key_id: &str) -> Result<Option<Arc<LoadedKey>>, ServerError> {
-        if let Ok(entries) = self.entries.read() {
-            if let Some(hit) = entries.get(key_id) {
-                return Ok(Some(hit.clone()));
-            }
+        if let Ok(entries) = self.entries.read()
+            && let Some(hit) = entries.get(key_id)
+        {
+            return Ok(Some(hit.clone()));
         }
         let generation = self.generation.load(Ordering::Acquire);
         let Some(record) = node.store.get_key(key_id)? else {
@@ -70,10 +74,10 @@ impl KeyCache {
             if self.generation.load(Ordering::Acquire) != generation {
                 return Ok(Some(loaded));
             }
-            if entries.len() >= self.capacity {
-                if let Some(victim) = entries.keys().next().cloned() {
-                    entries.remove(&victim);
-                }
+            if entries.len() >= self.capacity
+                && let Some(victim) = entries.keys().next().cloned()
+            {
+                entries.remove(&victim);
             }
             entries.insert(key_id.to_owned(), loaded.clone());
         }
@@ -102,17 +106,25 @@ impl KeyCache {
 fn load(node: &Node, record: KeyRecord) -> Result<LoadedKey, ServerError> {
     let arn = record.arn();
     let mut versions = HashMap::new();
-    let usable = record.usage == KeyUsage::EncryptDecrypt && record.state != KeyState::PendingImport;
+    let usable =
+        record.usage == KeyUsage::EncryptDecrypt && record.state != KeyState::PendingImport;
     if usable {
         let root = node.root()?;
         let backend = node.backend(&record.backend);
         for material in node.store.materials(&record.key_id)? {
-            let owner = MaterialOwner { key_arn: &arn, material_id: &material.material_id };
+            let owner = MaterialOwner {
+                key_arn: &arn,
+                material_id: &material.material_id,
+            };
             let key = backend.load_symmetric(&root, owner, &material.wrapped)?;
             versions.insert(material.material_id, key);
         }
     }
-    Ok(LoadedKey { record, arn, versions })
+    Ok(LoadedKey {
+        record,
+        arn,
+        versions,
+    })
 }
 
 /// (account, region, alias name) → key id.
@@ -125,16 +137,24 @@ pub struct AliasCache {
 impl AliasCache {
     /// A cache holding at most `capacity` aliases.
     pub fn new(capacity: usize) -> Self {
-        Self { entries: RwLock::new(HashMap::new()), capacity }
+        Self {
+            entries: RwLock::new(HashMap::new()),
+            capacity,
+        }
     }
 
     /// The key id an alias points to, if the alias exists.
-    pub fn resolve(&self, node: &Node, account: &str, name: &str) -> Result<Option<String>, ServerError> {
+    pub fn resolve(
+        &self,
+        node: &Node,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<String>, ServerError> {
         let cache_key = (account.to_owned(), name.to_owned());
-        if let Ok(entries) = self.entries.read() {
-            if let Some(hit) = entries.get(&cache_key) {
-                return Ok(Some(hit.clone()));
-            }
+        if let Ok(entries) = self.entries.read()
+            && let Some(hit) = entries.get(&cache_key)
+        {
+            return Ok(Some(hit.clone()));
         }
         let Some(alias) = node.store.get_alias(account, &node.config.region, name)? else {
             return Ok(None);

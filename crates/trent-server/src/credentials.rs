@@ -24,7 +24,11 @@ fn aad(access_key_id: &str) -> Vec<u8> {
 }
 
 /// Wraps a secret access key for storage.
-pub fn wrap_secret(root: &RootKey, access_key_id: &str, secret: &[u8]) -> Result<Vec<u8>, ServerError> {
+pub fn wrap_secret(
+    root: &RootKey,
+    access_key_id: &str,
+    secret: &[u8],
+) -> Result<Vec<u8>, ServerError> {
     Ok(root.wrap(&aad(access_key_id), secret)?)
 }
 
@@ -54,12 +58,11 @@ impl CredentialCache {
         store: &dyn trent_store::Store,
         root: &RootKey,
     ) -> Result<Option<Arc<ActiveCredential>>, ServerError> {
-        if let Ok(entries) = self.entries.read() {
-            if let Some(hit) = entries.get(access_key_id) {
-                if hit.fetched.elapsed() < CREDENTIAL_TTL {
-                    return Ok(Some(hit.clone()));
-                }
-            }
+        if let Ok(entries) = self.entries.read()
+            && let Some(hit) = entries.get(access_key_id)
+            && hit.fetched.elapsed() < CREDENTIAL_TTL
+        {
+            return Ok(Some(hit.clone()));
         }
         let Some(record) = store.get_credential(access_key_id)? else {
             if let Ok(mut entries) = self.entries.write() {

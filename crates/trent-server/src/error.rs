@@ -31,7 +31,10 @@ pub fn api(code: ErrorCode, message: impl Into<String>) -> ServerError {
 
 /// A `ValidationException` in AWS's phrasing.
 pub fn validation(message: impl std::fmt::Display) -> ServerError {
-    api(ErrorCode::Validation, format!("1 validation error detected: {message}"))
+    api(
+        ErrorCode::Validation,
+        format!("1 validation error detected: {message}"),
+    )
 }
 
 impl ServerError {
@@ -64,15 +67,20 @@ impl ServerError {
                 ApiError::new(code, e.to_string())
             }
             // A decrypt failure is the caller's bad ciphertext; say nothing more.
-            ServerError::Crypto(trent_crypto::Error::Decrypt) => {
-                ApiError::new(ErrorCode::InvalidCiphertext, trent_core::Error::InvalidCiphertext.to_string())
+            ServerError::Crypto(trent_crypto::Error::Decrypt) => ApiError::new(
+                ErrorCode::InvalidCiphertext,
+                trent_core::Error::InvalidCiphertext.to_string(),
+            ),
+            ServerError::Crypto(_) => {
+                ApiError::new(ErrorCode::KmsInternal, "An internal error occurred.")
             }
-            ServerError::Crypto(_) => ApiError::new(ErrorCode::KmsInternal, "An internal error occurred."),
             ServerError::Store(trent_store::Error::Database(_)) => ApiError::new(
                 ErrorCode::KmsInternal,
                 "The key store is temporarily unavailable. The request can be retried.",
             ),
-            ServerError::Store(_) => ApiError::new(ErrorCode::KmsInternal, "An internal error occurred."),
+            ServerError::Store(_) => {
+                ApiError::new(ErrorCode::KmsInternal, "An internal error occurred.")
+            }
             ServerError::Sealed => ApiError::new(
                 ErrorCode::ServiceUnavailable,
                 "Trent is sealed: its root key is not available. Unseal it (see docs/OPERATIONS.md) and retry.",

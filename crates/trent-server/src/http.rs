@@ -31,7 +31,11 @@ type Body = Full<Bytes>;
 
 /// Accepts connections until `shutdown` resolves, then lets in-flight
 /// requests finish.
-pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: impl std::future::Future<Output = ()>) {
+pub async fn serve(
+    listener: TcpListener,
+    node: Arc<Node>,
+    shutdown: impl std::future::Future<Output = ()>,
+) {
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
@@ -50,7 +54,9 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: impl std::f
         let _ = stream.set_nodelay(true);
         let node = node.clone();
         let service = hyper::service::service_fn(move |req| handle(node.clone(), req, peer));
-        let conn = builder.serve_connection(TokioIo::new(stream), service).into_owned();
+        let conn = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .into_owned();
         let conn = graceful.watch(conn);
         tokio::spawn(async move {
             let _ = conn.await;
@@ -59,14 +65,20 @@ pub async fn serve(listener: TcpListener, node: Arc<Node>, shutdown: impl std::f
     graceful.shutdown().await;
 }
 
-async fn handle(node: Arc<Node>, req: Request<Incoming>, peer: SocketAddr) -> Result<Response<Body>, Infallible> {
+async fn handle(
+    node: Arc<Node>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, Infallible> {
     let request_id = uuid::Uuid::new_v4().to_string();
     let response = match (req.method(), req.uri().path()) {
         (&Method::POST, "/") => kms(&node, req, peer, &request_id).await,
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") if node.is_unsealed() => plain(StatusCode::OK, "ready\n"),
         (&Method::GET, "/readyz") => plain(StatusCode::SERVICE_UNAVAILABLE, "sealed\n"),
-        (&Method::POST, "/_trent/test/advance-clock") if node.config.test_clock => advance_clock(&node, req).await,
+        (&Method::POST, "/_trent/test/advance-clock") if node.config.test_clock => {
+            advance_clock(&node, req).await
+        }
         _ => error_response(&ApiError::new(ErrorCode::UnknownOperation, "")),
     };
     let mut response = response;
@@ -85,7 +97,10 @@ fn plain(status: StatusCode, text: &'static str) -> Response<Body> {
 fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(http::header::CONTENT_TYPE, HeaderValue::from_static(JSON_CONTENT_TYPE));
+    response.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static(JSON_CONTENT_TYPE),
+    );
     response
 }
 
@@ -96,7 +111,12 @@ fn error_response(error: &ApiError) -> Response<Body> {
 
 /// Reads the body, refusing anything over the limit before reading it.
 async fn read_body(req: Request<Incoming>) -> Result<(http::request::Parts, Bytes), ApiError> {
-    let too_large = || ApiError::new(ErrorCode::RequestEntityTooLarge, format!("Request body exceeds {MAX_BODY_BYTES} bytes."));
+    let too_large = || {
+        ApiError::new(
+            ErrorCode::RequestEntityTooLarge,
+            format!("Request body exceeds {MAX_BODY_BYTES} bytes."),
+        )
+    };
     let declared = req
         .headers()
         .get(http::header::CONTENT_LENGTH)
@@ -115,14 +135,23 @@ async fn read_body(req: Request<Incoming>) -> Result<(http::request::Parts, Byte
 }
 
 fn operation(parts: &http::request::Parts) -> Result<String, ApiError> {
-    let target = parts.headers.get("x-amz-target").and_then(|v| v.to_str().ok()).unwrap_or_default();
+    let target = parts
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
     match target.strip_prefix("TrentService.") {
         Some(op) if !op.is_empty() && op.len() <= 64 => Ok(op.to_owned()),
         _ => Err(ApiError::new(ErrorCode::UnknownOperation, "")),
     }
 }
 
-async fn kms(node: &Arc<Node>, req: Request<Incoming>, peer: SocketAddr, request_id: &str) -> Response<Body> {
+async fn kms(
+    node: &Arc<Node>,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+    request_id: &str,
+) -> Response<Body> {
     let started = Instant::now();
     let (parts, body) = match read_body(req).await {
         Ok(pair) => pair,
@@ -154,12 +183,29 @@ async fn kms(node: &Arc<Node>, req: Request<Incoming>, peer: SocketAddr, request
     }
 }
 
-fn authenticate(node: &Node, parts: &http::request::Parts, body: &[u8]) -> Result<Caller, ServerError> {
-    let headers: Vec<sigv4::Header<'_>> = parts
+fn authenticate(
+    node: &Node,
+    parts: &http::request::Parts,
+    body: &[u8],
+) -> Result<Caller, ServerError> {
+    let mut headers: Vec<sigv4::Header<'_>> = parts
         .headers
         .iter()
-        .map(|(name, value)| sigv4::Header { name: name.as_str(), value: value.as_bytes() })
+        .map(|(name, value)| sigv4::Header {
+            name: name.as_str(),
+            value: value.as_bytes(),
+        })
         .collect();
+    // HTTP/2 carries the host as the `:authority` pseudo-header, which clients
+    // sign as `host`.
+    if !parts.headers.contains_key(http::header::HOST)
+        && let Some(authority) = parts.uri.authority()
+    {
+        headers.push(sigv4::Header {
+            name: "host",
+            value: authority.as_str().as_bytes(),
+        });
+    }
     let request = sigv4::Request {
         method: parts.method.as_str(),
         path: parts.uri.path(),
@@ -173,7 +219,12 @@ fn authenticate(node: &Node, parts: &http::request::Parts, body: &[u8]) -> Resul
     auth::authenticate(node, &request)
 }
 
-async fn run_operation(node: Arc<Node>, caller: Caller, op: String, body: Bytes) -> Result<Vec<u8>, ServerError> {
+async fn run_operation(
+    node: Arc<Node>,
+    caller: Caller,
+    op: String,
+    body: Bytes,
+) -> Result<Vec<u8>, ServerError> {
     if ops::is_hot(&op) {
         return ops::dispatch(&node, &caller, &op, &body);
     }
@@ -187,7 +238,10 @@ async fn advance_clock(node: &Arc<Node>, req: Request<Incoming>) -> Response<Bod
     struct Advance {
         seconds: i64,
     }
-    let advance = match read_body(req).await.and_then(|(_, body)| trent_proto::json::decode::<Advance>(&body)) {
+    let advance = match read_body(req)
+        .await
+        .and_then(|(_, body)| trent_proto::json::decode::<Advance>(&body))
+    {
         Ok(a) => a,
         Err(e) => return error_response(&e),
     };
@@ -197,12 +251,20 @@ async fn advance_clock(node: &Arc<Node>, req: Request<Incoming>) -> Response<Bod
     let report = match pass {
         Ok(Ok(report)) => report,
         Ok(Err(e)) => return error_response(&e.to_api()),
-        Err(_) => return error_response(&ApiError::new(ErrorCode::KmsInternal, "scheduler pass panicked")),
+        Err(_) => {
+            return error_response(&ApiError::new(
+                ErrorCode::KmsInternal,
+                "scheduler pass panicked",
+            ));
+        }
     };
     let body = serde_json::json!({
         "now": node.clock.now().unix_timestamp(),
         "deleted": report.deleted,
         "rotated": report.rotated,
     });
-    json(StatusCode::OK, serde_json::to_vec(&body).unwrap_or_default())
+    json(
+        StatusCode::OK,
+        serde_json::to_vec(&body).unwrap_or_default(),
+    )
 }

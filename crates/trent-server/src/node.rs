@@ -117,6 +117,8 @@ pub fn unseal_or_init(store: &dyn Store, seal: &dyn Seal) -> Result<RootKey, Ser
     if store.put_meta_if_absent(SEALED_ROOT_META, &sealed)? {
         return Ok(root);
     }
-    let sealed = store.get_meta(SEALED_ROOT_META)?.ok_or(ServerError::Sealed)?;
+    let sealed = store
+        .get_meta(SEALED_ROOT_META)?
+        .ok_or(ServerError::Sealed)?;
     Ok(seal.unseal(&sealed)?)
 }

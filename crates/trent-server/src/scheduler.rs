@@ -54,7 +54,13 @@ fn handle_due_key(node: &Node, key_id: &str, now: i64) -> Result<Outcome, Server
         let arn = record.arn();
         let backend = node.backend(&record.backend);
         for material in node.store.materials(key_id)? {
-            backend.destroy_material(MaterialOwner { key_arn: &arn, material_id: &material.material_id }, &material.wrapped)?;
+            backend.destroy_material(
+                MaterialOwner {
+                    key_arn: &arn,
+                    material_id: &material.material_id,
+                },
+                &material.wrapped,
+            )?;
         }
         node.store.delete_key(key_id)?;
         node.keys.invalidate(key_id);

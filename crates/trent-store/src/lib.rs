@@ -78,7 +78,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn delete_key(&self, key_id: &str) -> Result<bool>;
     /// Lists an account's keys in a region, ordered by key id, starting after
     /// `marker` (a value from a previous page).
-    fn list_keys(&self, account_id: &str, region: &str, marker: Option<&str>, limit: usize) -> Result<Page<KeyRecord>>;
+    fn list_keys(
+        &self,
+        account_id: &str,
+        region: &str,
+        marker: Option<&str>,
+        limit: usize,
+    ) -> Result<Page<KeyRecord>>;
     /// Keys whose scheduled deletion or rotation is due at `now`: ids of keys
     /// in PendingDeletion with deletion date ≤ now, or with rotation enabled
     /// and next rotation ≤ now.
@@ -88,7 +94,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// account and region.
     fn create_alias(&self, alias: &AliasRecord) -> Result<()>;
     /// Points an existing alias at another key; `Error::NotFound` if absent.
-    fn update_alias(&self, account_id: &str, region: &str, name: &str, target_key_id: &str, now: UnixMillis) -> Result<()>;
+    fn update_alias(
+        &self,
+        account_id: &str,
+        region: &str,
+        name: &str,
+        target_key_id: &str,
+        now: UnixMillis,
+    ) -> Result<()>;
     /// Deletes an alias; returns whether it existed.
     fn delete_alias(&self, account_id: &str, region: &str, name: &str) -> Result<bool>;
     /// Looks up an alias.

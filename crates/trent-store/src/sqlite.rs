@@ -6,7 +6,7 @@
 //! transaction committed with `synchronous=FULL`, so a write has been
 //! fsync'd when it returns. Reads use a small pool of other connections, so
 //! they never queue behind a writer's fsync. The schema is versioned; see
-//! [`schema`] for the tables and the migration rules.
+//! `sqlite/schema.rs` for the tables and the migration rules.
 
 mod aliases;
 mod credentials;
@@ -14,16 +14,17 @@ mod keys;
 mod meta;
 mod pool;
 mod schema;
+mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, Transaction};
 use trent_core::credential::CredentialRecord;
 use trent_core::key::{KeyRecord, MaterialRecord, UnixMillis};
 
 use crate::{AliasRecord, Error, Page, Result, Store};
-use pool::{Readers, lock};
+use pool::Readers;
+use writer::Writer;
 
 /// How many read connections a store keeps open.
 const READERS: usize = 4;
@@ -35,7 +36,7 @@ const READERS: usize = 4;
 /// and reads report the stored value.
 pub struct SqliteStore {
     path: PathBuf,
-    writer: Mutex<Connection>,
+    writer: Writer,
     readers: Readers,
 }
 
@@ -57,7 +58,7 @@ impl SqliteStore {
         let readers = Readers::open(path, READERS)?;
         Ok(Self {
             path: path.to_path_buf(),
-            writer: Mutex::new(writer),
+            writer: Writer::start(writer)?,
             readers,
         })
     }
@@ -67,21 +68,15 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs one write operation in its own `BEGIN IMMEDIATE` transaction and
-    /// commits it; the change is durable when this returns. An error rolls
-    /// the transaction back.
-    ///
-    /// Operations are functions of a transaction so that a later writer
-    /// thread can run several of them (each under a savepoint) in one
-    /// transaction and pay one fsync for the batch.
-    fn write<T>(&self, op: impl FnOnce(&Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut conn = lock(&self.writer);
-        let tx = conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(db)?;
-        let value = op(&tx)?;
-        tx.commit().map_err(db)?;
-        Ok(value)
+    /// Runs one write operation and returns once it is durable. Operations
+    /// from concurrent callers share a transaction and its fsync (group
+    /// commit, see `sqlite/writer.rs`); each runs under its own savepoint, so
+    /// a failing one rolls back alone.
+    fn write<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&Transaction<'_>) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        self.writer.write(op)
     }
 
     /// Runs one read on a pooled read connection.
@@ -96,11 +91,13 @@ impl Store for SqliteStore {
     }
 
     fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<bool> {
-        self.write(|tx| meta::put_if_absent(tx, name, value))
+        let (name, value) = (name.to_owned(), value.to_vec());
+        self.write(move |tx| meta::put_if_absent(tx, &name, &value))
     }
 
     fn put_credential(&self, credential: &CredentialRecord) -> Result<()> {
-        self.write(|tx| credentials::put(tx, credential))
+        let credential = credential.clone();
+        self.write(move |tx| credentials::put(tx, &credential))
     }
 
     fn get_credential(&self, access_key_id: &str) -> Result<Option<CredentialRecord>> {
@@ -112,11 +109,13 @@ impl Store for SqliteStore {
     }
 
     fn remove_credential(&self, access_key_id: &str) -> Result<bool> {
-        self.write(|tx| credentials::remove(tx, access_key_id))
+        let access_key_id = access_key_id.to_owned();
+        self.write(move |tx| credentials::remove(tx, &access_key_id))
     }
 
     fn create_key(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<()> {
-        self.write(|tx| keys::create(tx, key, material))
+        let (key, material) = (key.clone(), material.clone());
+        self.write(move |tx| keys::create(tx, &key, &material))
     }
 
     fn get_key(&self, key_id: &str) -> Result<Option<KeyRecord>> {
@@ -124,13 +123,15 @@ impl Store for SqliteStore {
     }
 
     fn update_key(&self, key: &KeyRecord) -> Result<()> {
-        self.write(|tx| keys::update(tx, key))
+        let key = key.clone();
+        self.write(move |tx| keys::update(tx, &key))
     }
 
     fn update_key_with_material(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<()> {
-        self.write(|tx| {
-            keys::update(tx, key)?;
-            keys::add_material(tx, &key.key_id, material)
+        let (key, material) = (key.clone(), material.clone());
+        self.write(move |tx| {
+            keys::update(tx, &key)?;
+            keys::add_material(tx, &key.key_id, &material)
         })
     }
 
@@ -139,7 +140,8 @@ impl Store for SqliteStore {
     }
 
     fn delete_key(&self, key_id: &str) -> Result<bool> {
-        self.write(|tx| keys::delete(tx, key_id))
+        let key_id = key_id.to_owned();
+        self.write(move |tx| keys::delete(tx, &key_id))
     }
 
     fn list_keys(
@@ -157,7 +159,8 @@ impl Store for SqliteStore {
     }
 
     fn create_alias(&self, alias: &AliasRecord) -> Result<()> {
-        self.write(|tx| aliases::create(tx, alias))
+        let alias = alias.clone();
+        self.write(move |tx| aliases::create(tx, &alias))
     }
 
     fn update_alias(
@@ -168,11 +171,19 @@ impl Store for SqliteStore {
         target_key_id: &str,
         now: UnixMillis,
     ) -> Result<()> {
-        self.write(|tx| aliases::update(tx, account_id, region, name, target_key_id, now))
+        let args = [account_id, region, name, target_key_id].map(str::to_owned);
+        self.write(move |tx| {
+            let [account_id, region, name, target_key_id] = &args;
+            aliases::update(tx, account_id, region, name, target_key_id, now)
+        })
     }
 
     fn delete_alias(&self, account_id: &str, region: &str, name: &str) -> Result<bool> {
-        self.write(|tx| aliases::delete(tx, account_id, region, name))
+        let args = [account_id, region, name].map(str::to_owned);
+        self.write(move |tx| {
+            let [account_id, region, name] = &args;
+            aliases::delete(tx, account_id, region, name)
+        })
     }
 
     fn get_alias(&self, account_id: &str, region: &str, name: &str) -> Result<Option<AliasRecord>> {

@@ -2,6 +2,8 @@
 //! concurrency, cascades, paging, due keys, migrations, several processes on
 //! one file, and durability across reopening.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 use std::path::{Path, PathBuf};
 
 use tempfile::TempDir;
@@ -621,6 +623,8 @@ fn two_stores_on_one_file_see_each_other() {
     let server = fx.open();
     let cli = fx.open();
 
+    // A read before the write must not pin an old snapshot on the reader.
+    assert_eq!(server.get_credential("AKIDCLI").unwrap(), None);
     cli.put_credential(&credential("AKIDCLI", Some("bob")))
         .unwrap();
     assert_eq!(
@@ -695,4 +699,42 @@ fn writes_survive_reopening() {
         store.get_alias(ACCOUNT, REGION, "alias/k1").unwrap(),
         Some(alias("alias/k1", "k1"))
     );
+}
+
+#[test]
+fn concurrent_writes_share_commits_and_fail_alone() {
+    let fixture = Fixture::new();
+    let store = std::sync::Arc::new(fixture.open());
+    create(&store, "dup");
+    let threads: Vec<_> = (0..64)
+        .map(|i| {
+            let store = store.clone();
+            std::thread::spawn(move || {
+                // Every eighth writer collides with an existing key: it must
+                // fail without taking its batch-mates down with it.
+                let key_id = if i % 8 == 0 {
+                    "dup".to_owned()
+                } else {
+                    format!("k{i:02}")
+                };
+                store.create_key(&key(&key_id), &material(&key_id, 1, None))
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    for (i, result) in results.iter().enumerate() {
+        if i % 8 == 0 {
+            assert!(
+                matches!(result, Err(Error::AlreadyExists)),
+                "writer {i}: {result:?}"
+            );
+        } else {
+            assert!(result.is_ok(), "writer {i}: {result:?}");
+        }
+    }
+    let page = store.list_keys(ACCOUNT, REGION, None, 1000).unwrap();
+    assert_eq!(page.items.len(), 1 + 56);
+    for (i, _) in results.iter().enumerate().filter(|(i, _)| i % 8 != 0) {
+        assert_eq!(store.materials(&format!("k{i:02}")).unwrap().len(), 1);
+    }
 }

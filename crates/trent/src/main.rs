@@ -15,7 +15,11 @@ use std::process::ExitCode;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
-#[command(name = "trent", version, about = "Trent: a self-hosted key management service that speaks the AWS KMS API")]
+#[command(
+    name = "trent",
+    version,
+    about = "Trent: a self-hosted key management service that speaks the AWS KMS API"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -128,7 +132,9 @@ fn main() -> ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Credentials(CredentialsCommand::Add(args)) => data_dir::credentials_add(args),
         Command::Credentials(CredentialsCommand::List(args)) => data_dir::credentials_list(args),
-        Command::Credentials(CredentialsCommand::Remove(args)) => data_dir::credentials_remove(args),
+        Command::Credentials(CredentialsCommand::Remove(args)) => {
+            data_dir::credentials_remove(args)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

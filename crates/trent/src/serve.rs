@@ -25,7 +25,9 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         builder.json().init();
     } else {
@@ -44,17 +46,28 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         );
     }
     if args.dev_auth {
-        tracing::warn!("INSECURE: --dev-auth accepts any well-formed signature without checking secrets. Never use it in production.");
+        tracing::warn!(
+            "INSECURE: --dev-auth accepts any well-formed signature without checking secrets. Never use it in production."
+        );
     }
     let config = NodeConfig {
         region: args.region.clone(),
-        auth: if args.dev_auth { AuthMode::DevAcceptAny } else { AuthMode::Verify },
+        auth: if args.dev_auth {
+            AuthMode::DevAcceptAny
+        } else {
+            AuthMode::Verify
+        },
         dev_default_account: "000000000000".into(),
         test_clock: args.unsafe_test_clock,
     };
     let node = Arc::new(Node::new(store.clone(), config));
-    node.unseal(seal.as_ref()).map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))?;
-    bootstrap_credentials(&args.data_dir, store.as_ref(), &*node.root().map_err(|e| e.to_string())?)?;
+    node.unseal(seal.as_ref())
+        .map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))?;
+    bootstrap_credentials(
+        &args.data_dir,
+        store.as_ref(),
+        &*node.root().map_err(|e| e.to_string())?,
+    )?;
 
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
@@ -72,10 +85,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
 async fn shutdown_signal() {
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return std::future::pending().await,
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return std::future::pending().await,
+            };
         tokio::select! {
             _ = term.recv() => {},
             _ = tokio::signal::ctrl_c() => {},
@@ -91,12 +105,22 @@ async fn shutdown_signal() {
 /// On first start with no credentials, creates an account and an admin key,
 /// prints them once and writes them to `DIR/bootstrap-credentials` (0600).
 fn bootstrap_credentials(dir: &Path, store: &dyn Store, root: &RootKey) -> Result<(), String> {
-    if !store.list_credentials().map_err(|e| e.to_string())?.is_empty() {
+    if !store
+        .list_credentials()
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
         return Ok(());
     }
     let account_id = random_digits(12)?;
-    let access_key_id = format!("AKIA{}", random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)?);
-    let secret = zeroize::Zeroizing::new(random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)?);
+    let access_key_id = format!(
+        "AKIA{}",
+        random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)?
+    );
+    let secret = zeroize::Zeroizing::new(random_from(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        40,
+    )?);
     let record = new_credential(root, &account_id, None, &access_key_id, secret.as_bytes())?;
     store.put_credential(&record).map_err(|e| e.to_string())?;
     let path = dir.join("bootstrap-credentials");
@@ -109,7 +133,11 @@ fn bootstrap_credentials(dir: &Path, store: &dyn Store, root: &RootKey) -> Resul
     println!("created account {account_id} with an admin access key (shown once):");
     println!("  aws_access_key_id     = {access_key_id}");
     println!("  aws_secret_access_key = {}", secret.as_str());
-    println!("written to {} — use AWS_SHARED_CREDENTIALS_FILE={}", path.display(), path.display());
+    println!(
+        "written to {} — use AWS_SHARED_CREDENTIALS_FILE={}",
+        path.display(),
+        path.display()
+    );
     Ok(())
 }
 
@@ -117,7 +145,10 @@ fn random_from(alphabet: &[u8], n: usize) -> Result<String, String> {
     let mut bytes = vec![0u8; n];
     trent_crypto::random_bytes(&mut bytes).map_err(|e| e.to_string())?;
     // alphabet lengths are powers of two (32, 64), so the modulo is unbiased
-    Ok(bytes.iter().map(|b| alphabet[*b as usize % alphabet.len()] as char).collect())
+    Ok(bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect())
 }
 
 fn random_digits(n: usize) -> Result<String, String> {

@@ -17,7 +17,11 @@ fn target_key(node: &Node, caller: &Caller, raw: &str) -> Result<String, ServerE
     Ok(record.key_id)
 }
 
-pub(super) fn create_alias(node: &Node, caller: &Caller, req: wire::AliasRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn create_alias(
+    node: &Node,
+    caller: &Caller,
+    req: wire::AliasRequest,
+) -> Result<serde_json::Value, ServerError> {
     let name = required(&req.alias_name, "aliasName")?;
     ids::validate_alias_name(name)?;
     let key_id = target_key(node, caller, required(&req.target_key_id, "targetKeyId")?)?;
@@ -53,12 +57,19 @@ fn alias_not_found(node: &Node, caller: &Caller, name: &str) -> ServerError {
     .into()
 }
 
-pub(super) fn update_alias(node: &Node, caller: &Caller, req: wire::AliasRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn update_alias(
+    node: &Node,
+    caller: &Caller,
+    req: wire::AliasRequest,
+) -> Result<serde_json::Value, ServerError> {
     let name = required(&req.alias_name, "aliasName")?;
     ids::validate_alias_name(name)?;
     let key_id = target_key(node, caller, required(&req.target_key_id, "targetKeyId")?)?;
     let now = node.clock.now_millis();
-    match node.store.update_alias(&caller.account_id, &node.config.region, name, &key_id, now) {
+    match node
+        .store
+        .update_alias(&caller.account_id, &node.config.region, name, &key_id, now)
+    {
         Ok(()) => {}
         Err(trent_store::Error::NotFound) => return Err(alias_not_found(node, caller, name)),
         Err(e) => return Err(e.into()),
@@ -67,20 +78,38 @@ pub(super) fn update_alias(node: &Node, caller: &Caller, req: wire::AliasRequest
     Ok(serde_json::json!({}))
 }
 
-pub(super) fn delete_alias(node: &Node, caller: &Caller, req: wire::AliasRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn delete_alias(
+    node: &Node,
+    caller: &Caller,
+    req: wire::AliasRequest,
+) -> Result<serde_json::Value, ServerError> {
     let name = required(&req.alias_name, "aliasName")?;
     ids::validate_alias_name(name)?;
-    if !node.store.delete_alias(&caller.account_id, &node.config.region, name)? {
+    if !node
+        .store
+        .delete_alias(&caller.account_id, &node.config.region, name)?
+    {
         return Err(alias_not_found(node, caller, name));
     }
     node.aliases.invalidate(&caller.account_id, name);
     Ok(serde_json::json!({}))
 }
 
-pub(super) fn list_aliases(node: &Node, caller: &Caller, req: wire::ListAliasesRequest) -> Result<wire::ListAliasesResponse, ServerError> {
+pub(super) fn list_aliases(
+    node: &Node,
+    caller: &Caller,
+    req: wire::ListAliasesRequest,
+) -> Result<wire::ListAliasesResponse, ServerError> {
     let limit = page_limit(req.limit)?;
     let key_filter = match req.key_id.as_deref() {
-        Some(raw) => Some(fresh_record(node, caller, &resolve_key_id(node, caller, raw, AliasUse::Refused)?)?.key_id),
+        Some(raw) => Some(
+            fresh_record(
+                node,
+                caller,
+                &resolve_key_id(node, caller, raw, AliasUse::Refused)?,
+            )?
+            .key_id,
+        ),
         None => None,
     };
     let page = node.store.list_aliases(
@@ -101,5 +130,9 @@ pub(super) fn list_aliases(node: &Node, caller: &Caller, req: wire::ListAliasesR
             last_updated_date: Some(timestamp(a.updated)),
         })
         .collect();
-    Ok(wire::ListAliasesResponse { aliases, truncated: page.next_marker.is_some(), next_marker: page.next_marker })
+    Ok(wire::ListAliasesResponse {
+        aliases,
+        truncated: page.next_marker.is_some(),
+        next_marker: page.next_marker,
+    })
 }

@@ -34,10 +34,14 @@ fn check_algorithm(algorithm: &Option<String>, field: &str) -> Result<(), Server
 
 fn check_usable(key: &LoadedKey) -> Result<(), ServerError> {
     key.record.check_state(StateUse::Cryptographic)?;
-    if key.record.usage != KeyUsage::EncryptDecrypt || key.record.spec != KeySpec::SymmetricDefault {
+    if key.record.usage != KeyUsage::EncryptDecrypt || key.record.spec != KeySpec::SymmetricDefault
+    {
         return Err(api(
             ErrorCode::InvalidKeyUsage,
-            format!("{} key usage is {} which is not valid for this operation.", key.arn, key.record.usage),
+            format!(
+                "{} key usage is {} which is not valid for this operation.",
+                key.arn, key.record.usage
+            ),
         ));
     }
     Ok(())
@@ -60,7 +64,11 @@ fn aad(raw_header: &[u8], ctx: &Option<EncryptionContext>) -> Vec<u8> {
 }
 
 /// Encrypts under the key's current material; returns (blob, material id).
-fn seal(key: &LoadedKey, ctx: &Option<EncryptionContext>, plaintext: &[u8]) -> Result<(Vec<u8>, String), ServerError> {
+fn seal(
+    key: &LoadedKey,
+    ctx: &Option<EncryptionContext>,
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, String), ServerError> {
     let (material_id, version) = key.current().ok_or(ServerError::Sealed)?;
     let mut salt = [0u8; 32];
     trent_crypto::random_bytes(&mut salt)?;
@@ -94,40 +102,58 @@ fn open(
 ) -> Result<Opened, ServerError> {
     let (header, raw_header, sealed) = ciphertext::parse(blob)?;
     let key_id = header.key_id_string();
-    if let Some(expected) = expected_key {
-        if resolve_key_id(node, caller, expected, AliasUse::Allowed)? != key_id {
-            return Err(trent_core::Error::IncorrectKey.into());
-        }
+    if let Some(expected) = expected_key
+        && resolve_key_id(node, caller, expected, AliasUse::Allowed)? != key_id
+    {
+        return Err(trent_core::Error::IncorrectKey.into());
     }
     let key = load_key(node, caller, &key_id, AliasUse::Refused)?;
     check_usable(&key)?;
     let material_id = header.material_id_hex();
-    let version = key.version(&material_id).ok_or(trent_core::Error::InvalidCiphertext)?;
+    let version = key
+        .version(&material_id)
+        .ok_or(trent_core::Error::InvalidCiphertext)?;
     let plaintext = version.decrypt(&header.salt, &aad(raw_header, ctx), sealed)?;
-    Ok(Opened { key: key.clone(), material_id, plaintext })
+    Ok(Opened {
+        key: key.clone(),
+        material_id,
+        plaintext,
+    })
 }
 
 fn check_plaintext(plaintext: &[u8]) -> Result<(), ServerError> {
     if plaintext.is_empty() {
-        return Err(validation("Value at 'plaintext' failed to satisfy constraint: Member must have length greater than or equal to 1"));
+        return Err(validation(
+            "Value at 'plaintext' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
     }
     if plaintext.len() > 4096 {
-        return Err(validation("Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096"));
+        return Err(validation(
+            "Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096",
+        ));
     }
     Ok(())
 }
 
 fn check_blob(blob: &[u8]) -> Result<(), ServerError> {
     if blob.is_empty() {
-        return Err(validation("Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length greater than or equal to 1"));
+        return Err(validation(
+            "Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
     }
     if blob.len() > ciphertext::MAX_BLOB_LEN {
-        return Err(validation("Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length less than or equal to 6144"));
+        return Err(validation(
+            "Value at 'ciphertextBlob' failed to satisfy constraint: Member must have length less than or equal to 6144",
+        ));
     }
     Ok(())
 }
 
-pub(super) fn encrypt(node: &Node, caller: &Caller, req: wire::EncryptRequest) -> Result<wire::EncryptResponse, ServerError> {
+pub(super) fn encrypt(
+    node: &Node,
+    caller: &Caller,
+    req: wire::EncryptRequest,
+) -> Result<wire::EncryptResponse, ServerError> {
     let key_arg = required(&req.key_id, "keyId")?;
     let plaintext = required(&req.plaintext, "plaintext")?;
     check_plaintext(plaintext)?;
@@ -144,12 +170,22 @@ pub(super) fn encrypt(node: &Node, caller: &Caller, req: wire::EncryptRequest) -
     })
 }
 
-pub(super) fn decrypt(node: &Node, caller: &Caller, req: wire::DecryptRequest) -> Result<wire::DecryptResponse, ServerError> {
+pub(super) fn decrypt(
+    node: &Node,
+    caller: &Caller,
+    req: wire::DecryptRequest,
+) -> Result<wire::DecryptResponse, ServerError> {
     let blob = required(&req.ciphertext_blob, "ciphertextBlob")?;
     check_blob(blob)?;
     check_context(&req.encryption_context, "encryptionContext")?;
     check_algorithm(&req.encryption_algorithm, "encryptionAlgorithm")?;
-    let opened = open(node, caller, blob, &req.encryption_context, req.key_id.as_deref())?;
+    let opened = open(
+        node,
+        caller,
+        blob,
+        &req.encryption_context,
+        req.key_id.as_deref(),
+    )?;
     dry_run(req.dry_run)?;
     Ok(wire::DecryptResponse {
         key_id: opened.key.arn.clone(),
@@ -159,19 +195,42 @@ pub(super) fn decrypt(node: &Node, caller: &Caller, req: wire::DecryptRequest) -
     })
 }
 
-pub(super) fn re_encrypt(node: &Node, caller: &Caller, req: wire::ReEncryptRequest) -> Result<wire::ReEncryptResponse, ServerError> {
+pub(super) fn re_encrypt(
+    node: &Node,
+    caller: &Caller,
+    req: wire::ReEncryptRequest,
+) -> Result<wire::ReEncryptResponse, ServerError> {
     let blob = required(&req.ciphertext_blob, "ciphertextBlob")?;
     let destination_arg = required(&req.destination_key_id, "destinationKeyId")?;
     check_blob(blob)?;
     check_context(&req.source_encryption_context, "sourceEncryptionContext")?;
-    check_context(&req.destination_encryption_context, "destinationEncryptionContext")?;
-    check_algorithm(&req.source_encryption_algorithm, "sourceEncryptionAlgorithm")?;
-    check_algorithm(&req.destination_encryption_algorithm, "destinationEncryptionAlgorithm")?;
+    check_context(
+        &req.destination_encryption_context,
+        "destinationEncryptionContext",
+    )?;
+    check_algorithm(
+        &req.source_encryption_algorithm,
+        "sourceEncryptionAlgorithm",
+    )?;
+    check_algorithm(
+        &req.destination_encryption_algorithm,
+        "destinationEncryptionAlgorithm",
+    )?;
     let destination = load_key(node, caller, destination_arg, AliasUse::Allowed)?;
     check_usable(&destination)?;
-    let opened = open(node, caller, blob, &req.source_encryption_context, req.source_key_id.as_deref())?;
+    let opened = open(
+        node,
+        caller,
+        blob,
+        &req.source_encryption_context,
+        req.source_key_id.as_deref(),
+    )?;
     dry_run(req.dry_run)?;
-    let (new_blob, new_material) = seal(&destination, &req.destination_encryption_context, &opened.plaintext)?;
+    let (new_blob, new_material) = seal(
+        &destination,
+        &req.destination_encryption_context,
+        &opened.plaintext,
+    )?;
     Ok(wire::ReEncryptResponse {
         ciphertext_blob: Some(OutBlob(Zeroizing::new(new_blob))),
         source_key_id: opened.key.arn.clone(),
@@ -183,10 +242,17 @@ pub(super) fn re_encrypt(node: &Node, caller: &Caller, req: wire::ReEncryptReque
     })
 }
 
-fn data_key_length(number_of_bytes: Option<i64>, key_spec: &Option<String>) -> Result<usize, ServerError> {
+fn data_key_length(
+    number_of_bytes: Option<i64>,
+    key_spec: &Option<String>,
+) -> Result<usize, ServerError> {
     match (number_of_bytes, key_spec.as_deref()) {
-        (Some(_), Some(_)) => Err(validation("Please specify either number of bytes or key spec.")),
-        (None, None) => Err(validation("Please specify either number of bytes or key spec.")),
+        (Some(_), Some(_)) => Err(validation(
+            "Please specify either number of bytes or key spec.",
+        )),
+        (None, None) => Err(validation(
+            "Please specify either number of bytes or key spec.",
+        )),
         (Some(n @ 1..=1024), None) => Ok(n as usize),
         (Some(n), None) => Err(validation(format!(
             "Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
@@ -222,9 +288,14 @@ pub(super) fn generate_data_key(
     })
 }
 
-pub(super) fn generate_random(req: wire::GenerateRandomRequest) -> Result<wire::GenerateRandomResponse, ServerError> {
+pub(super) fn generate_random(
+    req: wire::GenerateRandomRequest,
+) -> Result<wire::GenerateRandomResponse, ServerError> {
     if req.custom_key_store_id.is_some() {
-        return Err(api(ErrorCode::NotFound, "Custom key stores are not supported yet."));
+        return Err(api(
+            ErrorCode::NotFound,
+            "Custom key stores are not supported yet.",
+        ));
     }
     let n = match req.number_of_bytes {
         Some(n @ 1..=1024) => n as usize,
@@ -233,9 +304,15 @@ pub(super) fn generate_random(req: wire::GenerateRandomRequest) -> Result<wire::
                 "Value '{n}' at 'numberOfBytes' failed to satisfy constraint: Member must have value between 1 and 1024"
             )));
         }
-        None => return Err(validation("Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null")),
+        None => {
+            return Err(validation(
+                "Value null at 'numberOfBytes' failed to satisfy constraint: Member must not be null",
+            ));
+        }
     };
     let mut bytes = Zeroizing::new(vec![0u8; n]);
     trent_crypto::random_bytes(&mut bytes)?;
-    Ok(wire::GenerateRandomResponse { plaintext: Some(OutBlob(bytes)) })
+    Ok(wire::GenerateRandomResponse {
+        plaintext: Some(OutBlob(bytes)),
+    })
 }

@@ -4,8 +4,8 @@
 
 use trent_core::ids::{self, AliasUse};
 use trent_core::key::{
-    BackendRef, KeyManager, KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord, Origin, RotationConfig, StateUse,
-    Tag,
+    BackendRef, KeyManager, KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord, Origin,
+    RotationConfig, StateUse, Tag,
 };
 use trent_crypto::backend::MaterialOwner;
 use trent_proto::error::ErrorCode;
@@ -17,7 +17,8 @@ use crate::node::Node;
 
 /// The metadata of a key as the API shows it.
 pub(super) fn metadata(record: &KeyRecord) -> wire::KeyMetadata {
-    let encryption = (record.usage == KeyUsage::EncryptDecrypt && record.spec == KeySpec::SymmetricDefault)
+    let encryption = (record.usage == KeyUsage::EncryptDecrypt
+        && record.spec == KeySpec::SymmetricDefault)
         .then(|| vec!["SYMMETRIC_DEFAULT".to_owned()]);
     wire::KeyMetadata {
         aws_account_id: record.account_id.clone(),
@@ -36,11 +37,17 @@ pub(super) fn metadata(record: &KeyRecord) -> wire::KeyMetadata {
         encryption_algorithms: encryption,
         multi_region: false,
         pending_deletion_window_in_days: record.pending_window_days,
-        current_key_material_id: (!record.current_material.is_empty()).then(|| record.current_material.clone()),
+        current_key_material_id: (!record.current_material.is_empty())
+            .then(|| record.current_material.clone()),
     }
 }
 
-fn parse_enum<T>(value: &Option<String>, field: &str, parse: fn(&str) -> Option<T>, allowed: &str) -> Result<Option<T>, ServerError> {
+fn parse_enum<T>(
+    value: &Option<String>,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    allowed: &str,
+) -> Result<Option<T>, ServerError> {
     match value {
         None => Ok(None),
         Some(s) => parse(s).map(Some).ok_or_else(|| {
@@ -51,13 +58,20 @@ fn parse_enum<T>(value: &Option<String>, field: &str, parse: fn(&str) -> Option<
 
 fn check_description(description: &str) -> Result<(), ServerError> {
     if description.len() > 8192 {
-        return Err(validation("Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192"));
+        return Err(validation(
+            "Value at 'description' failed to satisfy constraint: Member must have length less than or equal to 8192",
+        ));
     }
     Ok(())
 }
 
 fn tags_from_wire(tags: &[wire::Tag]) -> Vec<Tag> {
-    tags.iter().map(|t| Tag { key: t.tag_key.clone(), value: t.tag_value.clone() }).collect()
+    tags.iter()
+        .map(|t| Tag {
+            key: t.tag_key.clone(),
+            value: t.tag_value.clone(),
+        })
+        .collect()
 }
 
 /// A new random material id: 64 hex characters.
@@ -76,33 +90,74 @@ pub(super) fn new_material(
 ) -> Result<MaterialRecord, ServerError> {
     let material_id = new_material_id()?;
     let arn = record.arn();
-    let owner = MaterialOwner { key_arn: &arn, material_id: &material_id };
-    let wrapped = node.backend(&record.backend).create_material(&*node.root()?, owner, record.spec)?;
-    Ok(MaterialRecord { key_id: record.key_id.clone(), material_id, created: now, rotation, wrapped })
+    let owner = MaterialOwner {
+        key_arn: &arn,
+        material_id: &material_id,
+    };
+    let wrapped =
+        node.backend(&record.backend)
+            .create_material(&*node.root()?, owner, record.spec)?;
+    Ok(MaterialRecord {
+        key_id: record.key_id.clone(),
+        material_id,
+        created: now,
+        rotation,
+        wrapped,
+    })
 }
 
-pub(super) fn create_key(node: &Node, caller: &Caller, req: wire::CreateKeyRequest) -> Result<wire::KeyMetadataResponse, ServerError> {
-    let usage = parse_enum(&req.key_usage, "keyUsage", KeyUsage::parse, "SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE")?
-        .unwrap_or(KeyUsage::EncryptDecrypt);
+pub(super) fn create_key(
+    node: &Node,
+    caller: &Caller,
+    req: wire::CreateKeyRequest,
+) -> Result<wire::KeyMetadataResponse, ServerError> {
+    let usage = parse_enum(
+        &req.key_usage,
+        "keyUsage",
+        KeyUsage::parse,
+        "SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE",
+    )?
+    .unwrap_or(KeyUsage::EncryptDecrypt);
     if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
-        return Err(validation("You cannot specify both KeySpec and CustomerMasterKeySpec."));
+        return Err(validation(
+            "You cannot specify both KeySpec and CustomerMasterKeySpec.",
+        ));
     }
-    let spec_field = req.key_spec.clone().or_else(|| req.customer_master_key_spec.clone());
+    let spec_field = req
+        .key_spec
+        .clone()
+        .or_else(|| req.customer_master_key_spec.clone());
     let spec = parse_enum(&spec_field, "keySpec", KeySpec::parse, "RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519, ML_KEM_512, ML_KEM_768, ML_KEM_1024")?
         .unwrap_or(KeySpec::SymmetricDefault);
-    let origin = parse_enum(&req.origin, "origin", Origin::parse, "AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE")?
-        .unwrap_or(Origin::AwsKms);
+    let origin = parse_enum(
+        &req.origin,
+        "origin",
+        Origin::parse,
+        "AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE",
+    )?
+    .unwrap_or(Origin::AwsKms);
     if spec != KeySpec::SymmetricDefault {
-        return Err(api(ErrorCode::UnsupportedOperation, format!("Trent does not support KeySpec {spec} yet.")));
+        return Err(api(
+            ErrorCode::UnsupportedOperation,
+            format!("Trent does not support KeySpec {spec} yet."),
+        ));
     }
     if usage != KeyUsage::EncryptDecrypt {
-        return Err(validation(format!("KeyUsage {usage} is not compatible with KeySpec {spec}.")));
+        return Err(validation(format!(
+            "KeyUsage {usage} is not compatible with KeySpec {spec}."
+        )));
     }
     if origin != Origin::AwsKms {
-        return Err(api(ErrorCode::UnsupportedOperation, format!("Trent does not support Origin {origin} yet.")));
+        return Err(api(
+            ErrorCode::UnsupportedOperation,
+            format!("Trent does not support Origin {origin} yet."),
+        ));
     }
     if req.multi_region == Some(true) {
-        return Err(api(ErrorCode::UnsupportedOperation, "Trent does not support multi-Region keys."));
+        return Err(api(
+            ErrorCode::UnsupportedOperation,
+            "Trent does not support multi-Region keys.",
+        ));
     }
     let description = req.description.unwrap_or_default();
     check_description(&description)?;
@@ -138,19 +193,48 @@ pub(super) fn create_key(node: &Node, caller: &Caller, req: wire::CreateKeyReque
     let material = new_material(node, &record, None, now)?;
     record.current_material = material.material_id.clone();
     node.store.create_key(&record, &material)?;
-    Ok(wire::KeyMetadataResponse { key_metadata: metadata(&record) })
+    Ok(wire::KeyMetadataResponse {
+        key_metadata: metadata(&record),
+    })
 }
 
-pub(super) fn describe_key(node: &Node, caller: &Caller, req: wire::DescribeKeyRequest) -> Result<wire::KeyMetadataResponse, ServerError> {
-    let key = load_key(node, caller, required(&req.key_id, "keyId")?, AliasUse::Allowed)?;
-    Ok(wire::KeyMetadataResponse { key_metadata: metadata(&key.record) })
+pub(super) fn describe_key(
+    node: &Node,
+    caller: &Caller,
+    req: wire::DescribeKeyRequest,
+) -> Result<wire::KeyMetadataResponse, ServerError> {
+    let key = load_key(
+        node,
+        caller,
+        required(&req.key_id, "keyId")?,
+        AliasUse::Allowed,
+    )?;
+    Ok(wire::KeyMetadataResponse {
+        key_metadata: metadata(&key.record),
+    })
 }
 
-pub(super) fn list_keys(node: &Node, caller: &Caller, req: wire::ListKeysRequest) -> Result<wire::ListKeysResponse, ServerError> {
+pub(super) fn list_keys(
+    node: &Node,
+    caller: &Caller,
+    req: wire::ListKeysRequest,
+) -> Result<wire::ListKeysResponse, ServerError> {
     let limit = page_limit(req.limit)?;
-    let page = node.store.list_keys(&caller.account_id, &node.config.region, req.marker.as_deref(), limit)?;
+    let page = node.store.list_keys(
+        &caller.account_id,
+        &node.config.region,
+        req.marker.as_deref(),
+        limit,
+    )?;
     Ok(wire::ListKeysResponse {
-        keys: page.items.iter().map(|k| wire::KeyListEntry { key_id: k.key_id.clone(), key_arn: k.arn() }).collect(),
+        keys: page
+            .items
+            .iter()
+            .map(|k| wire::KeyListEntry {
+                key_id: k.key_id.clone(),
+                key_arn: k.arn(),
+            })
+            .collect(),
         truncated: page.next_marker.is_some(),
         next_marker: page.next_marker,
     })
@@ -160,12 +244,20 @@ fn key_id_arg(req: &wire::KeyIdRequest) -> Result<&str, ServerError> {
     Ok(required(&req.key_id, "keyId")?.as_str())
 }
 
-pub(super) fn enable_key(node: &Node, caller: &Caller, req: wire::KeyIdRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn enable_key(
+    node: &Node,
+    caller: &Caller,
+    req: wire::KeyIdRequest,
+) -> Result<serde_json::Value, ServerError> {
     update_key(node, caller, key_id_arg(&req)?, |k| Ok(k.enable()?))?;
     Ok(serde_json::json!({}))
 }
 
-pub(super) fn disable_key(node: &Node, caller: &Caller, req: wire::KeyIdRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn disable_key(
+    node: &Node,
+    caller: &Caller,
+    req: wire::KeyIdRequest,
+) -> Result<serde_json::Value, ServerError> {
     update_key(node, caller, key_id_arg(&req)?, |k| Ok(k.disable()?))?;
     Ok(serde_json::json!({}))
 }
@@ -177,7 +269,9 @@ pub(super) fn schedule_key_deletion(
 ) -> Result<wire::ScheduleKeyDeletionResponse, ServerError> {
     let now = node.clock.now_millis();
     let window = req.pending_window_in_days;
-    let record = update_key(node, caller, required(&req.key_id, "keyId")?, |k| Ok(k.schedule_deletion(window, now)?))?;
+    let record = update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        Ok(k.schedule_deletion(window, now)?)
+    })?;
     Ok(wire::ScheduleKeyDeletionResponse {
         key_id: record.arn(),
         deletion_date: record.deletion_date.map(timestamp),
@@ -186,9 +280,20 @@ pub(super) fn schedule_key_deletion(
     })
 }
 
-pub(super) fn cancel_key_deletion(node: &Node, caller: &Caller, req: wire::KeyIdRequest) -> Result<wire::KeyIdResponse, ServerError> {
-    let record = update_key(node, caller, key_id_arg(&req)?, |k| Ok(k.cancel_deletion()?))?;
-    Ok(wire::KeyIdResponse { key_id: record.arn() })
+pub(super) fn cancel_key_deletion(
+    node: &Node,
+    caller: &Caller,
+    req: wire::KeyIdRequest,
+) -> Result<wire::KeyIdResponse, ServerError> {
+    let record = update_key(
+        node,
+        caller,
+        key_id_arg(&req)?,
+        |k| Ok(k.cancel_deletion()?),
+    )?;
+    Ok(wire::KeyIdResponse {
+        key_id: record.arn(),
+    })
 }
 
 pub(super) fn update_key_description(
@@ -206,7 +311,11 @@ pub(super) fn update_key_description(
     Ok(serde_json::json!({}))
 }
 
-pub(super) fn tag_resource(node: &Node, caller: &Caller, req: wire::TagResourceRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn tag_resource(
+    node: &Node,
+    caller: &Caller,
+    req: wire::TagResourceRequest,
+) -> Result<serde_json::Value, ServerError> {
     let tags = tags_from_wire(required(&req.tags, "tags")?);
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
         k.check_state(StateUse::Manage)?;
@@ -215,7 +324,11 @@ pub(super) fn tag_resource(node: &Node, caller: &Caller, req: wire::TagResourceR
     Ok(serde_json::json!({}))
 }
 
-pub(super) fn untag_resource(node: &Node, caller: &Caller, req: wire::UntagResourceRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn untag_resource(
+    node: &Node,
+    caller: &Caller,
+    req: wire::UntagResourceRequest,
+) -> Result<serde_json::Value, ServerError> {
     let keys = required(&req.tag_keys, "tagKeys")?.clone();
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
         k.check_state(StateUse::Manage)?;
@@ -238,19 +351,28 @@ pub(super) fn list_resource_tags(
         .iter()
         .skip(start)
         .take(limit)
-        .map(|t| wire::Tag { tag_key: t.key.clone(), tag_value: t.value.clone() })
+        .map(|t| wire::Tag {
+            tag_key: t.key.clone(),
+            tag_value: t.value.clone(),
+        })
         .collect();
     let next = start + tags.len();
     let more = next < record.tags.len();
-    Ok(wire::ListResourceTagsResponse { tags, truncated: more, next_marker: more.then(|| next.to_string()) })
+    Ok(wire::ListResourceTagsResponse {
+        tags,
+        truncated: more,
+        next_marker: more.then(|| next.to_string()),
+    })
 }
 
 fn parse_index_marker(marker: Option<&str>) -> Result<usize, ServerError> {
     match marker {
         None => Ok(0),
-        Some(m) => m
-            .parse()
-            .map_err(|_| ServerError::Core(trent_core::Error::InvalidMarker("The marker is not valid.".into()))),
+        Some(m) => m.parse().map_err(|_| {
+            ServerError::Core(trent_core::Error::InvalidMarker(
+                "The marker is not valid.".into(),
+            ))
+        }),
     }
 }
 
@@ -261,13 +383,24 @@ fn check_policy_name(name: &Option<String>) -> Result<(), ServerError> {
     }
 }
 
-pub(super) fn get_key_policy(node: &Node, caller: &Caller, req: wire::GetKeyPolicyRequest) -> Result<wire::GetKeyPolicyResponse, ServerError> {
+pub(super) fn get_key_policy(
+    node: &Node,
+    caller: &Caller,
+    req: wire::GetKeyPolicyRequest,
+) -> Result<wire::GetKeyPolicyResponse, ServerError> {
     check_policy_name(&req.policy_name)?;
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
-    Ok(wire::GetKeyPolicyResponse { policy: record.policy, policy_name: "default".into() })
+    Ok(wire::GetKeyPolicyResponse {
+        policy: record.policy,
+        policy_name: "default".into(),
+    })
 }
 
-pub(super) fn put_key_policy(node: &Node, caller: &Caller, req: wire::PutKeyPolicyRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn put_key_policy(
+    node: &Node,
+    caller: &Caller,
+    req: wire::PutKeyPolicyRequest,
+) -> Result<serde_json::Value, ServerError> {
     check_policy_name(&req.policy_name)?;
     let policy = required(&req.policy, "policy")?.clone();
     trent_core::policy::validate(&policy)?;
@@ -288,5 +421,9 @@ pub(super) fn list_key_policies(
 ) -> Result<wire::ListKeyPoliciesResponse, ServerError> {
     page_limit(req.limit)?;
     fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
-    Ok(wire::ListKeyPoliciesResponse { policy_names: vec!["default".into()], next_marker: None, truncated: false })
+    Ok(wire::ListKeyPoliciesResponse {
+        policy_names: vec!["default".into()],
+        next_marker: None,
+        truncated: false,
+    })
 }

@@ -38,22 +38,54 @@ pub struct Caller {
 pub fn is_hot(op: &str) -> bool {
     matches!(
         op,
-        "Encrypt" | "Decrypt" | "ReEncrypt" | "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" | "GenerateRandom" | "DescribeKey"
+        "Encrypt"
+            | "Decrypt"
+            | "ReEncrypt"
+            | "GenerateDataKey"
+            | "GenerateDataKeyWithoutPlaintext"
+            | "GenerateRandom"
+            | "DescribeKey"
     )
 }
 
 /// Operations in the API model that Trent does not serve yet.
 const NOT_YET: &[&str] = &[
-    "ConnectCustomKeyStore", "CreateCustomKeyStore", "CreateGrant", "Decapsulate", "DeleteCustomKeyStore",
-    "DeleteImportedKeyMaterial", "DeriveSharedSecret", "DescribeCustomKeyStores", "DisconnectCustomKeyStore",
-    "Encapsulate", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext", "GenerateMac", "GetKeyLastUsage",
-    "GetParametersForImport", "GetPublicKey", "ImportKeyMaterial", "ListGrants", "ListRetirableGrants",
-    "ReplicateKey", "RetireGrant", "RevokeGrant", "Sign", "UpdateCustomKeyStore", "UpdatePrimaryRegion", "Verify",
+    "ConnectCustomKeyStore",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "Decapsulate",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DisconnectCustomKeyStore",
+    "Encapsulate",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateMac",
+    "GetKeyLastUsage",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListGrants",
+    "ListRetirableGrants",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "Sign",
+    "UpdateCustomKeyStore",
+    "UpdatePrimaryRegion",
+    "Verify",
     "VerifyMac",
 ];
 
 /// Runs one operation; returns the JSON response body.
-pub fn dispatch(node: &Node, caller: &Caller, op: &str, body: &[u8]) -> Result<Vec<u8>, ServerError> {
+pub fn dispatch(
+    node: &Node,
+    caller: &Caller,
+    op: &str,
+    body: &[u8],
+) -> Result<Vec<u8>, ServerError> {
     match op {
         "CreateKey" => run(body, |r| keys::create_key(node, caller, r)),
         "DescribeKey" => run(body, |r| keys::describe_key(node, caller, r)),
@@ -77,8 +109,10 @@ pub fn dispatch(node: &Node, caller: &Caller, op: &str, body: &[u8]) -> Result<V
         "Decrypt" => run(body, |r| crypto::decrypt(node, caller, r)),
         "ReEncrypt" => run(body, |r| crypto::re_encrypt(node, caller, r)),
         "GenerateDataKey" => run(body, |r| crypto::generate_data_key(node, caller, r, true)),
-        "GenerateDataKeyWithoutPlaintext" => run(body, |r| crypto::generate_data_key(node, caller, r, false)),
-        "GenerateRandom" => run(body, |r| crypto::generate_random(r)),
+        "GenerateDataKeyWithoutPlaintext" => {
+            run(body, |r| crypto::generate_data_key(node, caller, r, false))
+        }
+        "GenerateRandom" => run(body, crypto::generate_random),
         "EnableKeyRotation" => run(body, |r| rotation::enable_key_rotation(node, caller, r)),
         "DisableKeyRotation" => run(body, |r| rotation::disable_key_rotation(node, caller, r)),
         "GetKeyRotationStatus" => run(body, |r| rotation::get_key_rotation_status(node, caller, r)),
@@ -98,14 +132,17 @@ fn run<Req: DeserializeOwned, Resp: Serialize>(
 ) -> Result<Vec<u8>, ServerError> {
     let request = trent_proto::json::decode(body)?;
     let response = handler(request)?;
-    serde_json::to_vec(&response).map_err(|_| api(ErrorCode::KmsInternal, "response encoding failed"))
+    serde_json::to_vec(&response)
+        .map_err(|_| api(ErrorCode::KmsInternal, "response encoding failed"))
 }
 
 /// A required field.
 fn required<'a, T>(value: &'a Option<T>, field: &str) -> Result<&'a T, ServerError> {
-    value
-        .as_ref()
-        .ok_or_else(|| validation(format!("Value null at '{field}' failed to satisfy constraint: Member must not be null")))
+    value.as_ref().ok_or_else(|| {
+        validation(format!(
+            "Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
 }
 
 /// A `Limit` argument: 1–1000, default 100.
@@ -123,7 +160,10 @@ fn page_limit(limit: Option<i64>) -> Result<usize, ServerError> {
 /// and everything up to the action checked out.
 fn dry_run(flag: Option<bool>) -> Result<(), ServerError> {
     if flag == Some(true) {
-        return Err(api(ErrorCode::DryRunOperation, "The request would have succeeded, but the DryRun option is set."));
+        return Err(api(
+            ErrorCode::DryRunOperation,
+            "The request would have succeeded, but the DryRun option is set.",
+        ));
     }
     Ok(())
 }
@@ -134,37 +174,61 @@ fn not_found(what: &str) -> ServerError {
 
 /// Resolves a `KeyId` argument to a key id in the caller's account and this
 /// region, following aliases where `alias_use` allows them.
-fn resolve_key_id(node: &Node, caller: &Caller, raw: &str, alias_use: AliasUse) -> Result<String, ServerError> {
+fn resolve_key_id(
+    node: &Node,
+    caller: &Caller,
+    raw: &str,
+    alias_use: AliasUse,
+) -> Result<String, ServerError> {
     let region = &node.config.region;
     let account = &caller.account_id;
     match KeyRef::parse(raw, alias_use)? {
         KeyRef::Id(id) => Ok(id),
-        KeyRef::KeyArn { region: r, account: a, key_id } => {
+        KeyRef::KeyArn {
+            region: r,
+            account: a,
+            key_id,
+        } => {
             if &r != region || &a != account {
                 return Err(not_found(&format!("Key '{raw}' does not exist")));
             }
             Ok(key_id)
         }
-        KeyRef::AliasName(name) => node
-            .aliases
-            .resolve(node, account, &name)?
-            .ok_or_else(|| not_found(&format!("Alias '{}' is not found.", trent_core::ids::alias_arn(region, account, &name)))),
-        KeyRef::AliasArn { region: r, account: a, name } => {
+        KeyRef::AliasName(name) => node.aliases.resolve(node, account, &name)?.ok_or_else(|| {
+            not_found(&format!(
+                "Alias '{}' is not found.",
+                trent_core::ids::alias_arn(region, account, &name)
+            ))
+        }),
+        KeyRef::AliasArn {
+            region: r,
+            account: a,
+            name,
+        } => {
             if &r != region || &a != account {
                 return Err(not_found(&format!("Alias '{raw}' is not found.")));
             }
-            node.aliases.resolve(node, account, &name)?.ok_or_else(|| not_found(&format!("Alias '{raw}' is not found.")))
+            node.aliases
+                .resolve(node, account, &name)?
+                .ok_or_else(|| not_found(&format!("Alias '{raw}' is not found.")))
         }
     }
 }
 
 /// Resolves and loads a key (from the cache when possible).
-fn load_key(node: &Node, caller: &Caller, raw: &str, alias_use: AliasUse) -> Result<Arc<LoadedKey>, ServerError> {
+fn load_key(
+    node: &Node,
+    caller: &Caller,
+    raw: &str,
+    alias_use: AliasUse,
+) -> Result<Arc<LoadedKey>, ServerError> {
     let key_id = resolve_key_id(node, caller, raw, alias_use)?;
     let key = node
         .keys
         .get(node, &key_id)?
-        .filter(|k| k.record.account_id == caller.account_id && k.record.region == node.config.region)
+        .filter(|k| {
+            k.record.account_id == caller.account_id && k.record.region == node.config.region
+        })
         .ok_or_else(|| {
             not_found(&format!(
                 "Key '{}' does not exist",
@@ -208,5 +272,8 @@ fn update_key(
             Err(e) => return Err(e.into()),
         }
     }
-    Err(api(ErrorCode::KmsInternal, "The key is being changed concurrently; retry."))
+    Err(api(
+        ErrorCode::KmsInternal,
+        "The key is being changed concurrently; retry.",
+    ))
 }

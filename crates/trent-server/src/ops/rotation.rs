@@ -14,15 +14,27 @@ use crate::node::Node;
 /// AWS's limit on on-demand rotations per key.
 const MAX_ON_DEMAND_ROTATIONS: usize = 25;
 
-pub(super) fn enable_key_rotation(node: &Node, caller: &Caller, req: wire::EnableKeyRotationRequest) -> Result<serde_json::Value, ServerError> {
+pub(super) fn enable_key_rotation(
+    node: &Node,
+    caller: &Caller,
+    req: wire::EnableKeyRotationRequest,
+) -> Result<serde_json::Value, ServerError> {
     let now = node.clock.now_millis();
     let period = req.rotation_period_in_days;
-    update_key(node, caller, required(&req.key_id, "keyId")?, |k| Ok(k.enable_rotation(period, now)?))?;
+    update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        Ok(k.enable_rotation(period, now)?)
+    })?;
     Ok(serde_json::json!({}))
 }
 
-pub(super) fn disable_key_rotation(node: &Node, caller: &Caller, req: wire::KeyIdRequest) -> Result<serde_json::Value, ServerError> {
-    update_key(node, caller, required(&req.key_id, "keyId")?, |k| Ok(k.disable_rotation()?))?;
+pub(super) fn disable_key_rotation(
+    node: &Node,
+    caller: &Caller,
+    req: wire::KeyIdRequest,
+) -> Result<serde_json::Value, ServerError> {
+    update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        Ok(k.disable_rotation()?)
+    })?;
     Ok(serde_json::json!({}))
 }
 
@@ -38,13 +50,21 @@ pub(super) fn get_key_rotation_status(
         key_rotation_enabled: enabled,
         key_id: record.arn(),
         rotation_period_in_days: record.rotation.period_days.filter(|_| enabled),
-        next_rotation_date: record.rotation.next_rotation.filter(|_| enabled).map(timestamp),
+        next_rotation_date: record
+            .rotation
+            .next_rotation
+            .filter(|_| enabled)
+            .map(timestamp),
         on_demand_rotation_start_date: record.rotation.on_demand_started.map(timestamp),
     })
 }
 
 /// Makes new material current, atomically with the metadata change.
-pub(crate) fn rotate(node: &Node, mut record: KeyRecord, kind: RotationType) -> Result<KeyRecord, ServerError> {
+pub(crate) fn rotate(
+    node: &Node,
+    mut record: KeyRecord,
+    kind: RotationType,
+) -> Result<KeyRecord, ServerError> {
     let now = node.clock.now_millis();
     let material = new_material(node, &record, Some(kind), now)?;
     record.rotated(material.material_id.clone(), kind, now);
@@ -53,7 +73,11 @@ pub(crate) fn rotate(node: &Node, mut record: KeyRecord, kind: RotationType) -> 
     Ok(record)
 }
 
-pub(super) fn rotate_key_on_demand(node: &Node, caller: &Caller, req: wire::KeyIdRequest) -> Result<wire::KeyIdResponse, ServerError> {
+pub(super) fn rotate_key_on_demand(
+    node: &Node,
+    caller: &Caller,
+    req: wire::KeyIdRequest,
+) -> Result<wire::KeyIdResponse, ServerError> {
     let raw = required(&req.key_id, "keyId")?;
     for _ in 0..16 {
         let record = fresh_record(node, caller, raw)?;
@@ -68,16 +92,26 @@ pub(super) fn rotate_key_on_demand(node: &Node, caller: &Caller, req: wire::KeyI
         if on_demand >= MAX_ON_DEMAND_ROTATIONS {
             return Err(api(
                 ErrorCode::LimitExceeded,
-                format!("{} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.", record.arn()),
+                format!(
+                    "{} has reached the limit of {MAX_ON_DEMAND_ROTATIONS} on-demand rotations.",
+                    record.arn()
+                ),
             ));
         }
         match rotate(node, record, RotationType::OnDemand) {
-            Ok(record) => return Ok(wire::KeyIdResponse { key_id: record.arn() }),
+            Ok(record) => {
+                return Ok(wire::KeyIdResponse {
+                    key_id: record.arn(),
+                });
+            }
             Err(ServerError::Store(trent_store::Error::Conflict)) => continue,
             Err(e) => return Err(e),
         }
     }
-    Err(api(ErrorCode::KmsInternal, "The key is being changed concurrently; retry."))
+    Err(api(
+        ErrorCode::KmsInternal,
+        "The key is being changed concurrently; retry.",
+    ))
 }
 
 pub(super) fn list_key_rotations(
@@ -105,7 +139,12 @@ pub(super) fn list_key_rotations(
         .filter(|m| include_initial || m.rotation.is_some())
         .map(|m| wire::RotationsListEntry {
             key_id: arn.clone(),
-            key_material_state: if m.material_id == record.current_material { "CURRENT" } else { "NON_CURRENT" }.into(),
+            key_material_state: if m.material_id == record.current_material {
+                "CURRENT"
+            } else {
+                "NON_CURRENT"
+            }
+            .into(),
             key_material_id: m.material_id,
             rotation_date: timestamp(m.created),
             rotation_type: m.rotation.map(|r| r.as_str()).unwrap_or("AUTOMATIC").into(),
@@ -113,10 +152,16 @@ pub(super) fn list_key_rotations(
         .collect();
     let start: usize = match req.marker.as_deref() {
         None => 0,
-        Some(m) => m.parse().map_err(|_| trent_core::Error::InvalidMarker("The marker is not valid.".into()))?,
+        Some(m) => m
+            .parse()
+            .map_err(|_| trent_core::Error::InvalidMarker("The marker is not valid.".into()))?,
     };
     let total = entries.len();
     let rotations: Vec<_> = entries.into_iter().skip(start).take(limit).collect();
     let next = start + rotations.len();
-    Ok(wire::ListKeyRotationsResponse { rotations, truncated: next < total, next_marker: (next < total).then(|| next.to_string()) })
+    Ok(wire::ListKeyRotationsResponse {
+        rotations,
+        truncated: next < total,
+        next_marker: (next < total).then(|| next.to_string()),
+    })
 }

@@ -105,6 +105,7 @@ impl Readers {
                 Err(TryLockError::WouldBlock) => {}
             }
         }
+        // `open` made at least one connection, so the modulo and index are sound.
         let index = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
         let guard = lock(&self.conns[index]);
         op(&guard)
