@@ -66,4 +66,10 @@ pub enum Error {
     /// A policy document is malformed.
     #[error("{0}")]
     MalformedPolicy(String),
+    /// Verify found the signature does not match. AWS sends no message.
+    #[error("")]
+    InvalidSignature,
+    /// VerifyMac found the MAC does not match. AWS sends no message.
+    #[error("")]
+    InvalidMac,
 }

@@ -14,7 +14,7 @@ pub const DAY_MILLIS: i64 = 86_400_000;
 macro_rules! aws_enum {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident = $wire:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $($(#[$vmeta])* #[serde(rename = $wire)] $variant),+
         }
@@ -27,6 +27,12 @@ macro_rules! aws_enum {
             pub fn parse(s: &str) -> Option<Self> {
                 match s { $($wire => Some(Self::$variant),)+ _ => None }
             }
+            /// Every value, in the API model's order.
+            pub const ALL: &'static [Self] = &[$(Self::$variant),+];
+            /// The wire names joined by `", "`, as validation messages list them.
+            pub fn wire_names() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
         }
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -35,6 +41,7 @@ macro_rules! aws_enum {
         }
     };
 }
+pub(crate) use aws_enum;
 
 aws_enum!(
     /// The lifecycle state of a key.
@@ -370,13 +377,15 @@ impl KeyRecord {
         self.state == KeyState::PendingDeletion && self.deletion_date.is_some_and(|d| d <= now)
     }
 
-    /// Rotation applies only to symmetric keys with Trent-made material.
+    /// Rotation applies only to symmetric encryption keys with Trent-made
+    /// material: asymmetric and HMAC keys are refused with AWS's
+    /// `UnsupportedOperationException`.
     pub fn check_rotatable(&self) -> Result<(), Error> {
-        if self.spec != KeySpec::SymmetricDefault {
-            return Err(Error::Unsupported(format!(
-                "{} does not support key rotation: only symmetric encryption keys can be rotated.",
-                self.arn()
-            )));
+        if self.spec != KeySpec::SymmetricDefault || self.usage != KeyUsage::EncryptDecrypt {
+            return Err(Error::Unsupported(
+                "You cannot perform this operation on a non-symmetric key or a key with non-ENCRYPT_DECRYPT key usage."
+                    .into(),
+            ));
         }
         if self.manager == KeyManager::Aws {
             return Err(Error::Unsupported(

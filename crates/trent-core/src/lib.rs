@@ -6,6 +6,8 @@
 //! A tour:
 //! - [`ids`] — key ids, key ARNs, alias names, and parsing the `KeyId` argument.
 //! - [`key`] — [`key::KeyRecord`], its metadata enums and the key state machine.
+//! - [`spec`] — what each key spec can do: usages, algorithms, digest lengths,
+//!   message limits, and AWS's error for every wrong pairing.
 //! - [`ciphertext`] — the self-describing symmetric ciphertext blob.
 //! - [`context`] — encryption contexts and their canonical byte form.
 //! - [`policy`] — the default key policy.
@@ -22,5 +24,6 @@ mod error;
 pub mod ids;
 pub mod key;
 pub mod policy;
+pub mod spec;
 
 pub use error::Error;

@@ -24,7 +24,21 @@ pub enum Error {
     /// Reading or writing a seal file failed.
     #[error("seal file: {0}")]
     Io(String),
+    /// A Shamir share is malformed, damaged, foreign, or too few were given.
+    #[error("bad share: {0}")]
+    BadShare(String),
     /// The backend does not support this key spec or operation.
     #[error("unsupported: {0}")]
     Unsupported(String),
+    /// Signing (or another private-key operation that cannot fail on valid
+    /// input) failed. An internal fault, not the caller's.
+    #[error("signing failed")]
+    Sign,
+    /// Key generation failed.
+    #[error("key generation failed")]
+    KeyGeneration,
+    /// A public key supplied by the caller (the peer key of a key agreement)
+    /// is malformed, not a SubjectPublicKeyInfo, or on another curve.
+    #[error("the public key is not a valid DER SubjectPublicKeyInfo for this key's curve")]
+    PeerPublicKey,
 }

@@ -24,6 +24,7 @@ const MAGIC: &[u8; 8] = b"TRNTSEAL";
 const SEAL_V1: u8 = 0x01;
 const KIND_DEV_FILE: u8 = 0x01;
 const KIND_PASSPHRASE: u8 = 0x02;
+pub(crate) const KIND_SHAMIR: u8 = 0x03;
 
 /// A way of keeping the root key sealed at rest.
 pub trait Seal: Send + Sync + std::fmt::Debug {
@@ -47,11 +48,12 @@ pub fn sealed_kind(sealed: &[u8]) -> Option<&'static str> {
     match sealed[9] {
         KIND_DEV_FILE => Some("dev-file"),
         KIND_PASSPHRASE => Some("passphrase"),
+        KIND_SHAMIR => Some("shamir"),
         _ => None,
     }
 }
 
-fn header(kind: u8, params: &[u8]) -> Vec<u8> {
+pub(crate) fn header(kind: u8, params: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(10 + params.len());
     out.extend_from_slice(MAGIC);
     out.push(SEAL_V1);
@@ -66,14 +68,14 @@ fn aead(kek: &[u8]) -> Result<LessSafeKey, Error> {
     Ok(LessSafeKey::new(key))
 }
 
-fn seal_root(kek: &[u8], head: Vec<u8>, root: &RootKey) -> Result<Vec<u8>, Error> {
+pub(crate) fn seal_root(kek: &[u8], head: Vec<u8>, root: &RootKey) -> Result<Vec<u8>, Error> {
     let wrapped = seal_with(&aead(kek)?, SEAL_V1, &head, root.expose_bytes())?;
     let mut out = head;
     out.extend_from_slice(&wrapped);
     Ok(out)
 }
 
-fn unseal_root(kek: &[u8], sealed: &[u8], head_len: usize, what: &str) -> Result<RootKey, Error> {
+pub(crate) fn unseal_root(kek: &[u8], sealed: &[u8], head_len: usize, what: &str) -> Result<RootKey, Error> {
     let (head, wrapped) = sealed.split_at(head_len);
     let bytes = open_with(&aead(kek)?, SEAL_V1, head, wrapped)
         .map_err(|_| Error::Unseal(what.to_owned()))?;
@@ -85,7 +87,7 @@ fn unseal_root(kek: &[u8], sealed: &[u8], head_len: usize, what: &str) -> Result
     RootKey::from_bytes(root)
 }
 
-fn check_kind(sealed: &[u8], kind: u8, min_len: usize) -> Result<(), Error> {
+pub(crate) fn check_kind(sealed: &[u8], kind: u8, min_len: usize) -> Result<(), Error> {
     if sealed.len() < min_len || &sealed[..8] != MAGIC || sealed[8] != SEAL_V1 {
         return Err(Error::Format("sealed root key"));
     }

@@ -55,6 +55,10 @@ error_codes! {
     KmsInternal = ("KMSInternalException", 500),
     /// The key's state does not allow the operation.
     KmsInvalidState = ("KMSInvalidStateException", 400),
+    /// Verify: the signature does not match.
+    KmsInvalidSignature = ("KMSInvalidSignatureException", 400),
+    /// VerifyMac: the MAC does not match.
+    KmsInvalidMac = ("KMSInvalidMacException", 400),
     /// A limit was reached.
     LimitExceeded = ("LimitExceededException", 400),
     /// A policy document is malformed.
@@ -69,6 +73,8 @@ error_codes! {
     Serialization = ("SerializationException", 400),
     /// The request body is too large.
     RequestEntityTooLarge = ("RequestEntityTooLargeException", 413),
+    /// The request did not arrive in time (a slow body); retryable.
+    RequestTimeout = ("RequestTimeoutException", 408),
     /// A tag is invalid.
     Tag = ("TagException", 400),
     /// Too many requests.

@@ -117,6 +117,14 @@ pub struct KeyMetadata {
     pub key_spec: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub encryption_algorithms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_algorithms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mac_algorithms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_agreement_algorithms: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub encapsulation_algorithms: Option<Vec<String>>,
     pub multi_region: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pending_deletion_window_in_days: Option<u32>,
@@ -312,3 +320,157 @@ ListKeyPoliciesRequest { key_id: Option<String>, limit: Option<i64>, marker: Opt
 
 response!(/// ListKeyPolicies response.
 ListKeyPoliciesResponse { policy_names: Vec<String>, next_marker: Option<String>, truncated: bool });
+
+/// The Nitro Enclaves attestation a caller may attach (`RecipientInfo`).
+/// Trent has no attested-environment support; the field is read only so
+/// that a request carrying it can be refused rather than silently ignored.
+#[derive(Debug, Deserialize, Default)]
+#[serde(rename_all = "PascalCase", default)]
+#[allow(missing_docs)]
+pub struct RecipientInfo {
+    pub key_encryption_algorithm: Option<String>,
+    #[serde(with = "crate::json::opt_blob")]
+    pub attestation_document: Option<Blob>,
+}
+
+request!(/// Sign.
+SignRequest {
+    key_id: Option<String>,
+    #[serde(with = "crate::json::opt_blob")]
+    message: Option<Blob>,
+    message_type: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    signing_algorithm: Option<String>,
+    dry_run: Option<bool>,
+});
+
+response!(/// Sign response.
+SignResponse { key_id: String, signature: Option<OutBlob>, signing_algorithm: String });
+
+request!(/// Verify.
+VerifyRequest {
+    key_id: Option<String>,
+    #[serde(with = "crate::json::opt_blob")]
+    message: Option<Blob>,
+    message_type: Option<String>,
+    #[serde(with = "crate::json::opt_blob")]
+    signature: Option<Blob>,
+    signing_algorithm: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+});
+
+response!(/// Verify response.
+VerifyResponse { key_id: String, signature_valid: bool, signing_algorithm: String });
+
+request!(/// GenerateMac.
+GenerateMacRequest {
+    #[serde(with = "crate::json::opt_blob")]
+    message: Option<Blob>,
+    key_id: Option<String>,
+    mac_algorithm: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+});
+
+response!(/// GenerateMac response.
+GenerateMacResponse { mac: Option<OutBlob>, mac_algorithm: String, key_id: String });
+
+request!(/// VerifyMac.
+VerifyMacRequest {
+    #[serde(with = "crate::json::opt_blob")]
+    message: Option<Blob>,
+    key_id: Option<String>,
+    mac_algorithm: Option<String>,
+    #[serde(with = "crate::json::opt_blob")]
+    mac: Option<Blob>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+});
+
+response!(/// VerifyMac response.
+VerifyMacResponse { key_id: String, mac_valid: bool, mac_algorithm: String });
+
+request!(/// GetPublicKey.
+GetPublicKeyRequest { key_id: Option<String>, grant_tokens: Option<Vec<String>> });
+
+response!(/// GetPublicKey response.
+GetPublicKeyResponse {
+    key_id: String,
+    public_key: Option<OutBlob>,
+    customer_master_key_spec: String,
+    key_spec: String,
+    key_usage: String,
+    encryption_algorithms: Option<Vec<String>>,
+    signing_algorithms: Option<Vec<String>>,
+    key_agreement_algorithms: Option<Vec<String>>,
+    encapsulation_algorithms: Option<Vec<String>>,
+});
+
+request!(/// GenerateDataKeyPair and GenerateDataKeyPairWithoutPlaintext.
+GenerateDataKeyPairRequest {
+    encryption_context: Option<EncryptionContext>,
+    key_id: Option<String>,
+    key_pair_spec: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    recipient: Option<RecipientInfo>,
+    dry_run: Option<bool>,
+});
+
+response!(/// GenerateDataKeyPair(WithoutPlaintext) response.
+GenerateDataKeyPairResponse {
+    private_key_ciphertext_blob: Option<OutBlob>,
+    private_key_plaintext: Option<OutBlob>,
+    public_key: Option<OutBlob>,
+    key_id: String,
+    key_pair_spec: String,
+    key_material_id: Option<String>,
+});
+
+request!(/// DeriveSharedSecret.
+DeriveSharedSecretRequest {
+    key_id: Option<String>,
+    key_agreement_algorithm: Option<String>,
+    #[serde(with = "crate::json::opt_blob")]
+    public_key: Option<Blob>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+    recipient: Option<RecipientInfo>,
+});
+
+response!(/// DeriveSharedSecret response.
+DeriveSharedSecretResponse {
+    key_id: String,
+    shared_secret: Option<OutBlob>,
+    key_agreement_algorithm: String,
+    key_origin: String,
+});
+
+request!(/// Encapsulate.
+EncapsulateRequest {
+    key_id: Option<String>,
+    encapsulation_algorithm: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+});
+
+response!(/// Encapsulate response.
+EncapsulateResponse {
+    key_id: String,
+    shared_secret: Option<OutBlob>,
+    shared_secret_ciphertext_blob: Option<OutBlob>,
+    encapsulation_algorithm: String,
+});
+
+request!(/// Decapsulate.
+DecapsulateRequest {
+    key_id: Option<String>,
+    #[serde(with = "crate::json::opt_blob")]
+    shared_secret_ciphertext_blob: Option<Blob>,
+    encapsulation_algorithm: Option<String>,
+    grant_tokens: Option<Vec<String>>,
+    dry_run: Option<bool>,
+});
+
+response!(/// Decapsulate response.
+DecapsulateResponse { key_id: String, shared_secret: Option<OutBlob>, encapsulation_algorithm: String });

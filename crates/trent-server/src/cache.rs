@@ -1,39 +1,136 @@
 //! In-memory caches that keep the hot path (Encrypt, Decrypt,
-//! GenerateDataKey) free of store reads and unwraps: loaded keys with their
-//! unwrapped material versions, and alias → key id. Every write through this
-//! node invalidates the affected entries before it returns. Evicted material
-//! is wiped by its owner's `Drop` (aws-lc-rs zeroizes key bytes).
+//! GenerateDataKey, Sign, Verify, GenerateMac, …) free of store reads and
+//! unwraps: loaded keys with their material versions, each loaded once into
+//! what its usage needs (a [`KeyVersion`]), and alias → key id. Every write
+//! through this node invalidates the affected entries before it returns.
+//! Evicted material is wiped by its owner's `Drop` (aws-lc-rs zeroizes key
+//! bytes).
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use trent_core::key::{KeyRecord, KeyState, KeyUsage};
-use trent_crypto::backend::{MaterialOwner, SymmetricKey};
+use trent_core::key::{KeyRecord, KeyState};
+use trent_crypto::backend::{
+    AgreementKey, DecryptingKey, KemKey, KeyVersion, MacKey, MaterialOwner, SigningKey,
+    SymmetricKey,
+};
+use trent_proto::error::ErrorCode;
 
-use crate::error::ServerError;
+use crate::error::{ServerError, api};
 use crate::node::Node;
 
-/// A key's metadata and its usable material versions.
+/// A key's metadata and its usable material versions. Symmetric encryption
+/// keys gain a version with every rotation; other keys have exactly one.
 #[derive(Debug)]
 pub struct LoadedKey {
     /// The metadata, as of loading.
     pub record: KeyRecord,
     /// The key ARN.
     pub arn: String,
-    versions: HashMap<String, Arc<dyn SymmetricKey>>,
+    versions: HashMap<String, KeyVersion>,
 }
 
 impl LoadedKey {
-    /// The current material version, for encryption.
-    pub fn current(&self) -> Option<(&str, &Arc<dyn SymmetricKey>)> {
+    /// The current material version and its id.
+    pub fn current(&self) -> Option<(&str, &KeyVersion)> {
         let id = self.record.current_material.as_str();
         self.versions.get(id).map(|k| (id, k))
     }
 
     /// A material version by id, for decryption.
-    pub fn version(&self, material_id: &str) -> Option<&Arc<dyn SymmetricKey>> {
+    pub fn version(&self, material_id: &str) -> Option<&KeyVersion> {
         self.versions.get(material_id)
+    }
+
+    /// The current version as `pick` sees it. A key whose material does not
+    /// match its usage is an internal fault: handlers check the usage first.
+    fn current_as<'a, T: ?Sized>(
+        &'a self,
+        pick: impl Fn(&'a KeyVersion) -> Option<&'a Arc<T>>,
+    ) -> Result<&'a Arc<T>, ServerError> {
+        let (_, version) = self.current().ok_or(ServerError::Sealed)?;
+        pick(version).ok_or_else(|| {
+            api(
+                ErrorCode::KmsInternal,
+                "The key material does not match the key usage.",
+            )
+        })
+    }
+
+    /// The current symmetric encryption version and its id.
+    pub fn current_symmetric(&self) -> Result<(&str, &Arc<dyn SymmetricKey>), ServerError> {
+        let key = self.current_as(|v| {
+            if let KeyVersion::Symmetric(k) = v {
+                Some(k)
+            } else {
+                None
+            }
+        })?;
+        Ok((self.record.current_material.as_str(), key))
+    }
+
+    /// A symmetric encryption version by id.
+    pub fn symmetric_version(&self, material_id: &str) -> Option<&Arc<dyn SymmetricKey>> {
+        match self.versions.get(material_id) {
+            Some(KeyVersion::Symmetric(k)) => Some(k),
+            _ => None,
+        }
+    }
+
+    /// The signing key pair.
+    pub fn signing(&self) -> Result<&Arc<dyn SigningKey>, ServerError> {
+        self.current_as(|v| {
+            if let KeyVersion::Signing(k) = v {
+                Some(k)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The asymmetric encryption key pair.
+    pub fn decrypting(&self) -> Result<&Arc<dyn DecryptingKey>, ServerError> {
+        self.current_as(|v| {
+            if let KeyVersion::Decrypting(k) = v {
+                Some(k)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The HMAC key.
+    pub fn mac(&self) -> Result<&Arc<dyn MacKey>, ServerError> {
+        self.current_as(|v| {
+            if let KeyVersion::Mac(k) = v {
+                Some(k)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The key agreement key pair.
+    pub fn agreement(&self) -> Result<&Arc<dyn AgreementKey>, ServerError> {
+        self.current_as(|v| {
+            if let KeyVersion::Agreement(k) = v {
+                Some(k)
+            } else {
+                None
+            }
+        })
+    }
+
+    /// The KEM key pair.
+    pub fn kem(&self) -> Result<&Arc<dyn KemKey>, ServerError> {
+        self.current_as(|v| {
+            if let KeyVersion::Kem(k) = v {
+                Some(k)
+            } else {
+                None
+            }
+        })
     }
 }
 
@@ -92,6 +189,14 @@ impl KeyCache {
         }
     }
 
+    /// Drops every key (when the node is sealed).
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+    }
+
     /// Number of cached keys.
     pub fn len(&self) -> usize {
         self.entries.read().map(|e| e.len()).unwrap_or(0)
@@ -106,9 +211,7 @@ impl KeyCache {
 fn load(node: &Node, record: KeyRecord) -> Result<LoadedKey, ServerError> {
     let arn = record.arn();
     let mut versions = HashMap::new();
-    let usable =
-        record.usage == KeyUsage::EncryptDecrypt && record.state != KeyState::PendingImport;
-    if usable {
+    if record.state != KeyState::PendingImport {
         let root = node.root()?;
         let backend = node.backend(&record.backend);
         for material in node.store.materials(&record.key_id)? {
@@ -116,8 +219,9 @@ fn load(node: &Node, record: KeyRecord) -> Result<LoadedKey, ServerError> {
                 key_arn: &arn,
                 material_id: &material.material_id,
             };
-            let key = backend.load_symmetric(&root, owner, &material.wrapped)?;
-            versions.insert(material.material_id, key);
+            let version =
+                backend.load(&root, owner, record.spec, record.usage, &material.wrapped)?;
+            versions.insert(material.material_id, version);
         }
     }
     Ok(LoadedKey {

@@ -85,4 +85,11 @@ impl CredentialCache {
         }
         Ok(Some(active))
     }
+
+    /// Forgets every cached secret.
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.write() {
+            entries.clear();
+        }
+    }
 }

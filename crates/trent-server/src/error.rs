@@ -62,6 +62,8 @@ impl ServerError {
                     C::LimitExceeded(_) => ErrorCode::LimitExceeded,
                     C::InvalidMarker(_) => ErrorCode::InvalidMarker,
                     C::MalformedPolicy(_) => ErrorCode::MalformedPolicyDocument,
+                    C::InvalidSignature => ErrorCode::KmsInvalidSignature,
+                    C::InvalidMac => ErrorCode::KmsInvalidMac,
                     _ => ErrorCode::KmsInternal,
                 };
                 ApiError::new(code, e.to_string())
@@ -71,6 +73,10 @@ impl ServerError {
                 ErrorCode::InvalidCiphertext,
                 trent_core::Error::InvalidCiphertext.to_string(),
             ),
+            // A peer public key for key agreement is the caller's input.
+            ServerError::Crypto(e @ trent_crypto::Error::PeerPublicKey) => {
+                ApiError::new(ErrorCode::Validation, e.to_string())
+            }
             ServerError::Crypto(_) => {
                 ApiError::new(ErrorCode::KmsInternal, "An internal error occurred.")
             }

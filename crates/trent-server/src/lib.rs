@@ -9,14 +9,22 @@
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod cache;
+mod cert_subject;
+pub mod context;
 pub mod credentials;
 pub mod error;
 pub mod http;
+pub mod limits;
+pub mod metrics;
 pub mod node;
+pub mod operator;
 pub mod ops;
 pub mod scheduler;
+pub mod tls;
 
 use std::sync::Arc;
 

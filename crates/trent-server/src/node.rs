@@ -55,6 +55,12 @@ pub struct Node {
     pub aliases: AliasCache,
     /// Access keys.
     pub credentials: CredentialCache,
+    /// Request and cache counters for `/metrics`.
+    pub metrics: crate::metrics::Metrics,
+    /// Shamir shares submitted towards unsealing.
+    pub pending_shares: crate::operator::PendingShares,
+    /// The audit log: open while unsealed (its keys are under the root key).
+    pub audit: crate::audit::AuditState,
     root: RwLock<Option<Arc<RootKey>>>,
     software: Arc<SoftwareBackend>,
 }
@@ -69,6 +75,9 @@ impl Node {
             keys: KeyCache::new(100_000),
             aliases: AliasCache::new(100_000),
             credentials: CredentialCache::default(),
+            pending_shares: Default::default(),
+            metrics: Default::default(),
+            audit: Default::default(),
             root: RwLock::new(None),
             software: Arc::new(SoftwareBackend),
         }
@@ -91,10 +100,24 @@ impl Node {
     /// root key if the store has none.
     pub fn unseal(&self, seal: &dyn Seal) -> Result<(), ServerError> {
         let root = unseal_or_init(self.store.as_ref(), seal)?;
+        check_restored_backup(self.store.as_ref(), &root)?;
+        // The log opens before the root key is published: no request runs
+        // unrecorded.
+        self.audit.open(&self.store, &root)?;
         if let Ok(mut guard) = self.root.write() {
             *guard = Some(Arc::new(root));
         }
         Ok(())
+    }
+
+    /// Forgets the root key and every unwrapped secret derived from it.
+    pub fn seal(&self) {
+        if let Ok(mut guard) = self.root.write() {
+            *guard = None;
+        }
+        self.keys.clear();
+        self.credentials.clear();
+        self.audit.close();
     }
 
     /// The backend a key's material lives in.
@@ -121,4 +144,20 @@ pub fn unseal_or_init(store: &dyn Store, seal: &dyn Seal) -> Result<RootKey, Ser
         .get_meta(SEALED_ROOT_META)?
         .ok_or(ServerError::Sealed)?;
     Ok(seal.unseal(&sealed)?)
+}
+
+/// After `trent restore` without the root key at hand, the first unseal
+/// checks the backup's HMAC and refuses a backup that fails it.
+pub fn check_restored_backup(store: &dyn Store, root: &RootKey) -> Result<(), ServerError> {
+    let meta = crate::backup::PENDING_CHECK_META;
+    match store.get_meta(meta)? {
+        Some(pending) if !pending.is_empty() => {
+            crate::backup::check(&pending, root)
+                .map_err(|e| trent_crypto::Error::Unseal(e.to_string()))?;
+            store.put_meta(meta, &[])?;
+            tracing::info!("the restored backup passed its integrity check");
+            Ok(())
+        }
+        _ => Ok(()),
+    }
 }

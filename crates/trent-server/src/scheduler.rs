@@ -28,7 +28,12 @@ pub struct PassReport {
 pub fn run_once(node: &Node) -> Result<PassReport, ServerError> {
     let now = node.clock.now_millis();
     let mut report = PassReport::default();
-    for key_id in node.store.keys_due(now)? {
+    let due = node.store.keys_due(now)?;
+    if !due.is_empty() {
+        // Background actions are recorded too: none runs unrecorded.
+        crate::audit::ensure_writable(node)?;
+    }
+    for key_id in due {
         match handle_due_key(node, &key_id, now) {
             Ok(Outcome::Rotated) => report.rotated += 1,
             Ok(Outcome::Deleted) => report.deleted += 1,
@@ -66,13 +71,29 @@ fn handle_due_key(node: &Node, key_id: &str, now: i64) -> Result<Outcome, Server
         node.keys.invalidate(key_id);
         node.aliases.clear();
         tracing::info!(key = %arn, "deleted key after its waiting period");
+        record_service_event(node, &record.account_id, &arn, "DeleteKey", serde_json::json!({"keyId": arn}));
         return Ok(Outcome::Deleted);
     }
     if record.rotation_due(now) {
         let arn = record.arn();
+        let account_id = record.account_id.clone();
         rotate(node, record, RotationType::Automatic)?;
         tracing::info!(key = %arn, "rotated key on schedule");
+        record_service_event(
+            node,
+            &account_id,
+            &arn,
+            "RotateKey",
+            serde_json::json!({"keyId": arn, "rotationType": "AUTOMATIC"}),
+        );
         return Ok(Outcome::Rotated);
     }
     Ok(Outcome::NotDue)
+}
+
+/// Records what the service did. The action is done by then; a record that
+/// cannot be written is logged loudly (and the next pass waits for the log).
+fn record_service_event(node: &Node, account_id: &str, arn: &str, name: &str, details: serde_json::Value) {
+    let event = crate::audit::service_event(node, account_id, arn, name, details);
+    let _ = crate::audit::record_blocking(node, &event);
 }

@@ -41,6 +41,20 @@ pub struct Page<T> {
     pub next_marker: Option<String>,
 }
 
+/// Everything a store holds, read at one instant: what a backup carries.
+/// Secrets inside are still wrapped under the root key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Metadata entries (the sealed root key among them).
+    pub meta: Vec<(String, Vec<u8>)>,
+    /// Access keys.
+    pub credentials: Vec<CredentialRecord>,
+    /// Keys with their material versions, oldest first.
+    pub keys: Vec<(KeyRecord, Vec<MaterialRecord>)>,
+    /// Aliases.
+    pub aliases: Vec<AliasRecord>,
+}
+
 /// The persistence seam. Methods block; async callers run them on a blocking
 /// thread. All writes are atomic and durable when they return.
 pub trait Store: Send + Sync + std::fmt::Debug + 'static {
@@ -48,6 +62,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     fn get_meta(&self, name: &str) -> Result<Option<Vec<u8>>>;
     /// Writes a metadata value unless one exists; returns whether it wrote.
     fn put_meta_if_absent(&self, name: &str, value: &[u8]) -> Result<bool>;
+    /// Writes a metadata value, replacing any existing one (e.g. the audit
+    /// log's newest checkpoint).
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<()>;
 
     /// Adds or replaces an access key.
     fn put_credential(&self, credential: &CredentialRecord) -> Result<()>;
@@ -85,6 +102,14 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         marker: Option<&str>,
         limit: usize,
     ) -> Result<Page<KeyRecord>>;
+    /// Reads the whole store in one consistent snapshot, without stopping
+    /// writers.
+    fn export(&self) -> Result<Snapshot>;
+    /// Loads a snapshot into an empty store, atomically; `Error::AlreadyExists`
+    /// if the store holds anything.
+    fn import(&self, snapshot: &Snapshot) -> Result<()>;
+    /// The number of keys in each state, for metrics.
+    fn count_keys_by_state(&self) -> Result<Vec<(String, u64)>>;
     /// Keys whose scheduled deletion or rotation is due at `now`: ids of keys
     /// in PendingDeletion with deletion date ≤ now, or with rotation enabled
     /// and next rotation ≤ now.

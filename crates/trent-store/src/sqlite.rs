@@ -14,6 +14,7 @@ mod keys;
 mod meta;
 mod pool;
 mod schema;
+mod snapshot;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -22,7 +23,7 @@ use rusqlite::{Connection, Transaction};
 use trent_core::credential::CredentialRecord;
 use trent_core::key::{KeyRecord, MaterialRecord, UnixMillis};
 
-use crate::{AliasRecord, Error, Page, Result, Store};
+use crate::{AliasRecord, Error, Page, Result, Snapshot, Store};
 use pool::Readers;
 use writer::Writer;
 
@@ -95,6 +96,11 @@ impl Store for SqliteStore {
         self.write(move |tx| meta::put_if_absent(tx, &name, &value))
     }
 
+    fn put_meta(&self, name: &str, value: &[u8]) -> Result<()> {
+        let (name, value) = (name.to_owned(), value.to_vec());
+        self.write(move |tx| meta::put(tx, &name, &value))
+    }
+
     fn put_credential(&self, credential: &CredentialRecord) -> Result<()> {
         let credential = credential.clone();
         self.write(move |tx| credentials::put(tx, &credential))
@@ -152,6 +158,19 @@ impl Store for SqliteStore {
         limit: usize,
     ) -> Result<Page<KeyRecord>> {
         self.read(|conn| keys::list(conn, account_id, region, marker, limit))
+    }
+
+    fn export(&self) -> Result<Snapshot> {
+        self.read(snapshot::export)
+    }
+
+    fn import(&self, snapshot: &Snapshot) -> Result<()> {
+        let snapshot = snapshot.clone();
+        self.write(move |tx| snapshot::import(tx, &snapshot))
+    }
+
+    fn count_keys_by_state(&self) -> Result<Vec<(String, u64)>> {
+        self.read(keys::count_by_state)
     }
 
     fn keys_due(&self, now: UnixMillis) -> Result<Vec<String>> {

@@ -43,26 +43,40 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
         .map_err(|e| format!("creating {}: {e}", dir.display()))
 }
 
+/// How a data dir's root key gets opened.
+pub(crate) enum SealPlan {
+    /// With this seal, now.
+    Open(Box<dyn Seal>),
+    /// Later, by operators submitting Shamir shares to the running node.
+    AwaitShares,
+}
+
 /// Builds the seal to use: the one asked for, or with `auto` the one the
 /// store was initialized with (dev for a new store).
-pub(crate) fn choose_seal(
-    dir: &Path,
-    store: &dyn Store,
-    args: &SealArgs,
-) -> Result<Box<dyn Seal>, String> {
+pub(crate) fn choose_seal(dir: &Path, store: &dyn Store, args: &SealArgs) -> Result<SealPlan, String> {
     let existing = store
         .get_meta(SEALED_ROOT_META)
         .map_err(|e| e.to_string())?
         .and_then(|sealed| sealed_kind(&sealed));
     let choice = match (args.seal, existing) {
         (SealChoice::Auto, Some("passphrase")) => SealChoice::Passphrase,
+        (SealChoice::Auto, Some("shamir")) => SealChoice::Shamir,
         (SealChoice::Auto, _) => SealChoice::Dev,
         (explicit, _) => explicit,
     };
-    match choice {
-        SealChoice::Passphrase => Ok(Box::new(PassphraseSeal::new(read_passphrase(args)?))),
-        _ => Ok(Box::new(DevFileSeal::new(dir.join("dev-seal.key")))),
+    match (choice, existing) {
+        (SealChoice::Shamir, Some("shamir")) => Ok(SealPlan::AwaitShares),
+        (SealChoice::Shamir, _) => {
+            Err("this data dir is not sealed with Shamir shares: set that up with `trent operator init`".into())
+        }
+        (SealChoice::Passphrase, _) => Ok(SealPlan::Open(Box::new(passphrase_seal(args)?))),
+        _ => Ok(SealPlan::Open(Box::new(DevFileSeal::new(dir.join("dev-seal.key"))))),
     }
+}
+
+/// The passphrase seal, with the passphrase from the flags or environment.
+pub(crate) fn passphrase_seal(args: &SealArgs) -> Result<PassphraseSeal, String> {
+    Ok(PassphraseSeal::new(read_passphrase(args)?))
 }
 
 fn read_passphrase(args: &SealArgs) -> Result<Zeroizing<String>, String> {
@@ -80,11 +94,17 @@ fn read_passphrase(args: &SealArgs) -> Result<Zeroizing<String>, String> {
     }
 }
 
-/// Opens the root key of a data dir, creating it on a new store.
+/// Opens the root key of a data dir, creating it on a new store. A
+/// Shamir-sealed store cannot be opened here: its shares go to the node.
 pub(crate) fn open_root(dir: &Path, store: &dyn Store, args: &SealArgs) -> Result<RootKey, String> {
-    let seal = choose_seal(dir, store, args)?;
-    unseal_or_init(store, seal.as_ref())
-        .map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))
+    match choose_seal(dir, store, args)? {
+        SealPlan::Open(seal) => {
+            unseal_or_init(store, seal.as_ref()).map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))
+        }
+        SealPlan::AwaitShares => Err("this data dir is sealed with Shamir shares, which only a running node can \
+             combine; add credentials before `trent operator init`"
+            .into()),
+    }
 }
 
 pub(crate) fn credentials_add(args: CredentialsAddArgs) -> Result<(), String> {
@@ -173,4 +193,87 @@ pub(crate) fn credentials_remove(args: CredentialsRemoveArgs) -> Result<(), Stri
     } else {
         Err(format!("no access key {}", args.access_key_id))
     }
+}
+
+/// On first start with no credentials, creates an account and an admin key,
+/// prints them once and writes them to `DIR/bootstrap-credentials` (0600).
+pub(crate) fn bootstrap_credentials(dir: &Path, store: &dyn Store, root: &RootKey) -> Result<(), String> {
+    if !store
+        .list_credentials()
+        .map_err(|e| e.to_string())?
+        .is_empty()
+    {
+        return Ok(());
+    }
+    let account_id = random_digits(12)?;
+    let access_key_id = format!(
+        "AKIA{}",
+        random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)?
+    );
+    let secret = zeroize::Zeroizing::new(random_from(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
+        40,
+    )?);
+    let record = new_credential(root, &account_id, None, &access_key_id, secret.as_bytes())?;
+    store.put_credential(&record).map_err(|e| e.to_string())?;
+    let path = dir.join("bootstrap-credentials");
+    let file = zeroize::Zeroizing::new(format!(
+        "# Created by trent on first start: the root of account {account_id}.\n[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {}\n",
+        secret.as_str()
+    ));
+    let _ = std::fs::remove_file(&path);
+    trent_crypto::seal::write_private_file(&path, file.as_bytes()).map_err(|e| e.to_string())?;
+    println!("created account {account_id} with an admin access key (shown once):");
+    println!("  aws_access_key_id     = {access_key_id}");
+    println!("  aws_secret_access_key = {}", secret.as_str());
+    println!(
+        "written to {} — use AWS_SHARED_CREDENTIALS_FILE={}",
+        path.display(),
+        path.display()
+    );
+    Ok(())
+}
+
+fn random_from(alphabet: &[u8], n: usize) -> Result<String, String> {
+    let mut bytes = vec![0u8; n];
+    trent_crypto::random_bytes(&mut bytes).map_err(|e| e.to_string())?;
+    // alphabet lengths are powers of two (32, 64), so the modulo is unbiased
+    Ok(bytes
+        .iter()
+        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
+        .collect())
+}
+
+fn random_digits(n: usize) -> Result<String, String> {
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        let mut byte = [0u8; 1];
+        trent_crypto::random_bytes(&mut byte).map_err(|e| e.to_string())?;
+        if byte[0] < 250 {
+            out.push(char::from(b'0' + byte[0] % 10));
+        }
+    }
+    Ok(out)
+}
+
+/// Creates the operator token on a store that has none: its SHA-256 goes
+/// into the store, the token itself into `DIR/operator-token` (mode 0600).
+/// Operator commands that change or copy the whole store (backup) present it.
+pub(crate) fn ensure_operator_token(dir: &Path, store: &dyn Store) -> Result<(), String> {
+    use trent_server::operator::OPERATOR_TOKEN_META;
+    if store.get_meta(OPERATOR_TOKEN_META).map_err(|e| e.to_string())?.is_some() {
+        return Ok(());
+    }
+    let mut raw = [0u8; 32];
+    trent_crypto::random_bytes(&mut raw).map_err(|e| e.to_string())?;
+    let token = Zeroizing::new(raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
+    let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    if !store.put_meta_if_absent(OPERATOR_TOKEN_META, hash.as_ref()).map_err(|e| e.to_string())? {
+        return Ok(());
+    }
+    let path = dir.join("operator-token");
+    let _ = std::fs::remove_file(&path);
+    trent_crypto::seal::write_private_file(&path, format!("{}\n", token.as_str()).as_bytes()).map_err(|e| e.to_string())?;
+    println!("operator token written to {}", path.display());
+    Ok(())
 }

@@ -3,16 +3,24 @@
 //! - `trent serve` runs a node on a data directory (SQLite store).
 //! - `trent credentials add|list|remove` provisions access keys, also while
 //!   the server runs.
+//! - `trent audit verify|tail|query|export|public-key` checks and reads the
+//!   audit log.
 
 #![warn(missing_docs)]
 
+mod audit;
+mod backup;
+mod client;
+mod config;
 mod data_dir;
+mod operator;
 mod serve;
+mod tls;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -32,6 +40,19 @@ enum Command {
     /// Manage access keys.
     #[command(subcommand)]
     Credentials(CredentialsCommand),
+    /// Check a configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Write a backup of a running node's store.
+    Backup(backup::BackupArgs),
+    /// Restore a backup into an empty data dir.
+    Restore(backup::RestoreArgs),
+    /// Seal and unseal with Shamir shares; inspect a node's seal.
+    #[command(subcommand)]
+    Operator(operator::OperatorCommand),
+    /// Verify and read the audit log.
+    #[command(subcommand)]
+    Audit(audit::AuditCommand),
 }
 
 /// Which seal protects the root key.
@@ -43,6 +64,8 @@ pub(crate) enum SealChoice {
     Dev,
     /// A passphrase (Argon2id) from TRENT_PASSPHRASE or --passphrase-file.
     Passphrase,
+    /// Shamir shares (set up by `trent operator init`; unseal with `trent operator unseal`).
+    Shamir,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -57,6 +80,9 @@ pub(crate) struct SealArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct ServeArgs {
+    /// Configuration file (TOML); flags and TRENT_… variables override it.
+    #[arg(long, env = "TRENT_CONFIG")]
+    pub(crate) config: Option<PathBuf>,
     /// Data directory (created if absent).
     #[arg(long, default_value = "./trent-data", env = "TRENT_DATA_DIR")]
     pub(crate) data_dir: PathBuf,
@@ -78,6 +104,20 @@ pub(crate) struct ServeArgs {
     /// Log as JSON lines instead of human-readable text.
     #[arg(long)]
     pub(crate) log_json: bool,
+    #[command(flatten)]
+    pub(crate) tls: tls::TlsArgs,
+    #[command(flatten)]
+    pub(crate) audit: audit::AuditArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Parse and validate a configuration file; errors name the bad field.
+    Check {
+        /// The file.
+        #[arg(long)]
+        config: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -127,14 +167,30 @@ pub(crate) struct CredentialsRemoveArgs {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     let result = match cli.command {
-        Command::Serve(args) => serve::run(args),
+        Command::Serve(mut args) => {
+            let serve_matches = matches.subcommand_matches("serve").cloned().unwrap_or_default();
+            match args.config.clone().map(|path| config::load(&path)) {
+                Some(Err(e)) => Err(e),
+                Some(Ok(file)) => config::apply(&mut args, &serve_matches, file).and_then(|()| serve::run(args)),
+                None => serve::run(args),
+            }
+        }
+        Command::Config(ConfigCommand::Check { config }) => config::load(&config).map(|c| println!("{} is valid: {c:?}", config.display())),
         Command::Credentials(CredentialsCommand::Add(args)) => data_dir::credentials_add(args),
         Command::Credentials(CredentialsCommand::List(args)) => data_dir::credentials_list(args),
         Command::Credentials(CredentialsCommand::Remove(args)) => {
             data_dir::credentials_remove(args)
         }
+        Command::Operator(command) => operator::run(command),
+        Command::Audit(command) => audit::run(command),
+        Command::Backup(args) => backup::backup(args),
+        Command::Restore(args) => backup::restore(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,15 +3,12 @@
 //! Ctrl-C.
 
 use std::io::Write;
-use std::path::Path;
 use std::sync::Arc;
 
-use trent_crypto::root::RootKey;
 use trent_server::node::{AuthMode, Node, NodeConfig};
-use trent_store::Store;
 
 use crate::ServeArgs;
-use crate::data_dir::{choose_seal, new_credential, open_store};
+use crate::data_dir::{SealPlan, bootstrap_credentials, choose_seal, ensure_operator_token, open_store};
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
     init_logging(args.log_json);
@@ -25,9 +22,11 @@ pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
 fn init_logging(json: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("TRENT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+        .with_writer(std::io::stderr)
+        .with_ansi(ansi);
     if json {
         builder.json().init();
     } else {
@@ -37,8 +36,12 @@ fn init_logging(json: bool) {
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
     let store = open_store(&args.data_dir)?;
-    let seal = choose_seal(&args.data_dir, store.as_ref(), &args.seal)?;
-    if !seal.is_secure() {
+    let plan = choose_seal(&args.data_dir, store.as_ref(), &args.seal)?;
+    let seal_name = match &plan {
+        SealPlan::Open(seal) => seal.name(),
+        SealPlan::AwaitShares => "shamir",
+    };
+    if matches!(&plan, SealPlan::Open(seal) if !seal.is_secure()) {
         tracing::warn!(
             "INSECURE: the root key is sealed by a key file in {} — anyone who can read the data dir can read every key. \
              Use --seal passphrase (or an HSM/Shamir seal) for anything but development.",
@@ -60,24 +63,44 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         dev_default_account: "000000000000".into(),
         test_clock: args.unsafe_test_clock,
     };
+    ensure_operator_token(&args.data_dir, store.as_ref())?;
     let node = Arc::new(Node::new(store.clone(), config));
-    node.unseal(seal.as_ref())
-        .map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))?;
-    bootstrap_credentials(
-        &args.data_dir,
-        store.as_ref(),
-        &*node.root().map_err(|e| e.to_string())?,
-    )?;
+    // The audit log opens when the node unseals (its keys are under the root key).
+    node.audit.configure(args.audit.config(&args.data_dir)?);
+    match &plan {
+        SealPlan::Open(seal) => {
+            node.unseal(seal.as_ref()).map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))?;
+            bootstrap_credentials(&args.data_dir, store.as_ref(), &*node.root().map_err(|e| e.to_string())?)?;
+        }
+        SealPlan::AwaitShares => tracing::warn!(
+            "sealed: the root key needs Shamir shares; submit them with `trent operator unseal --addr http://{}`",
+            args.listen
+        ),
+    }
 
+    let tls = load_tls(&args)?;
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .map_err(|e| format!("listening on {}: {e}", args.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    if tls.is_none() && !addr.ip().is_loopback() && !args.tls.insecure_plain_http {
+        return Err(format!(
+            "refusing plain HTTP on {addr}, which is not a loopback address: serve TLS (--tls-cert/--tls-key or --tls-self-signed), \
+             or accept the risk with --insecure-plain-http"
+        ));
+    }
     trent_server::spawn_scheduler(node.clone());
-    println!("listening on http://{addr}");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(tls) = &tls {
+        tls.watch(std::time::Duration::from_secs(2));
+    }
+    println!("listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
-    tracing::info!(%addr, region = %args.region, seal = seal.name(), "trent is serving");
-    trent_server::http::serve(listener, node, shutdown_signal()).await;
+    tracing::info!(%addr, region = %args.region, seal = seal_name, "trent is serving");
+    trent_server::http::serve(listener, node.clone(), tls, shutdown_signal()).await;
+    // A final checkpoint, then fsync: a clean stop leaves a sealed log.
+    let closing = node.clone();
+    let _ = tokio::task::spawn_blocking(move || closing.audit.close()).await;
     tracing::info!("stopped");
     Ok(())
 }
@@ -102,63 +125,15 @@ async fn shutdown_signal() {
     tracing::info!("shutting down: finishing requests in flight");
 }
 
-/// On first start with no credentials, creates an account and an admin key,
-/// prints them once and writes them to `DIR/bootstrap-credentials` (0600).
-fn bootstrap_credentials(dir: &Path, store: &dyn Store, root: &RootKey) -> Result<(), String> {
-    if !store
-        .list_credentials()
-        .map_err(|e| e.to_string())?
-        .is_empty()
-    {
-        return Ok(());
+/// The TLS configuration asked for by the flags, loaded (`None`: plain HTTP).
+fn load_tls(args: &ServeArgs) -> Result<Option<Arc<trent_server::tls::TlsConfig>>, String> {
+    let Some(files) = args.tls.files(&args.data_dir, &args.listen)? else {
+        return Ok(None);
+    };
+    trent_server::tls::install_crypto_provider();
+    let tls = trent_server::tls::TlsConfig::load(files).map_err(|e| format!("TLS: {e}"))?;
+    if tls.requires_client_certificates() {
+        tracing::info!("mTLS: clients must present a certificate from --tls-client-ca");
     }
-    let account_id = random_digits(12)?;
-    let access_key_id = format!(
-        "AKIA{}",
-        random_from(b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)?
-    );
-    let secret = zeroize::Zeroizing::new(random_from(
-        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/",
-        40,
-    )?);
-    let record = new_credential(root, &account_id, None, &access_key_id, secret.as_bytes())?;
-    store.put_credential(&record).map_err(|e| e.to_string())?;
-    let path = dir.join("bootstrap-credentials");
-    let file = zeroize::Zeroizing::new(format!(
-        "# Created by trent on first start: the root of account {account_id}.\n[default]\naws_access_key_id = {access_key_id}\naws_secret_access_key = {}\n",
-        secret.as_str()
-    ));
-    let _ = std::fs::remove_file(&path);
-    trent_crypto::seal::write_private_file(&path, file.as_bytes()).map_err(|e| e.to_string())?;
-    println!("created account {account_id} with an admin access key (shown once):");
-    println!("  aws_access_key_id     = {access_key_id}");
-    println!("  aws_secret_access_key = {}", secret.as_str());
-    println!(
-        "written to {} — use AWS_SHARED_CREDENTIALS_FILE={}",
-        path.display(),
-        path.display()
-    );
-    Ok(())
-}
-
-fn random_from(alphabet: &[u8], n: usize) -> Result<String, String> {
-    let mut bytes = vec![0u8; n];
-    trent_crypto::random_bytes(&mut bytes).map_err(|e| e.to_string())?;
-    // alphabet lengths are powers of two (32, 64), so the modulo is unbiased
-    Ok(bytes
-        .iter()
-        .map(|b| alphabet[*b as usize % alphabet.len()] as char)
-        .collect())
-}
-
-fn random_digits(n: usize) -> Result<String, String> {
-    let mut out = String::with_capacity(n);
-    while out.len() < n {
-        let mut byte = [0u8; 1];
-        trent_crypto::random_bytes(&mut byte).map_err(|e| e.to_string())?;
-        if byte[0] < 250 {
-            out.push(char::from(b'0' + byte[0] % 10));
-        }
-    }
-    Ok(out)
+    Ok(Some(tls))
 }

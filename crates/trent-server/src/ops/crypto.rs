@@ -1,57 +1,66 @@
-//! The cryptographic operations on symmetric keys: Encrypt, Decrypt,
-//! ReEncrypt, GenerateDataKey(WithoutPlaintext) and GenerateRandom. After
-//! the first use of a key they touch only memory.
+//! The encryption operations: Encrypt, Decrypt, ReEncrypt and
+//! GenerateDataKey(WithoutPlaintext), with symmetric keys (Trent's ciphertext
+//! format, `docs/FORMATS.md`) and RSA keys (RSAES-OAEP, the raw RSA output
+//! as AWS returns it), and GenerateRandom. After the first use of a key they
+//! touch only memory.
+//!
+//! A symmetric ciphertext names its key; an RSA ciphertext does not, so
+//! Decrypt needs the KeyId and the EncryptionAlgorithm to open one, as in AWS.
+//! Asymmetric encryption takes no encryption context.
 
 use std::sync::Arc;
 
 use trent_core::ciphertext::{self, Header};
 use trent_core::context::{self, EncryptionContext};
 use trent_core::ids::AliasUse;
-use trent_core::key::{KeySpec, KeyUsage, StateUse};
+use trent_core::key::{KeyUsage, StateUse};
+use trent_core::spec::{self, EncryptionAlgorithm};
 use trent_proto::error::ErrorCode;
 use trent_proto::ops::{self as wire, OutBlob};
 use zeroize::Zeroizing;
 
-use super::{Caller, dry_run, load_key, required, resolve_key_id};
+use super::{Caller, dry_run, enum_arg, load_key, off_executor, required, resolve_key_id};
 use crate::cache::LoadedKey;
 use crate::error::{ServerError, api, validation};
 use crate::node::Node;
 
-const SYMMETRIC_DEFAULT: &str = "SYMMETRIC_DEFAULT";
-
-fn check_algorithm(algorithm: &Option<String>, field: &str) -> Result<(), ServerError> {
-    match algorithm.as_deref() {
-        None | Some(SYMMETRIC_DEFAULT) => Ok(()),
-        Some(a @ ("RSAES_OAEP_SHA_1" | "RSAES_OAEP_SHA_256" | "SM2PKE")) => Err(api(
-            ErrorCode::InvalidKeyUsage,
-            format!("The encryption algorithm {a} is not compatible with a symmetric KMS key."),
-        )),
-        Some(a) => Err(validation(format!(
-            "Value '{a}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [SYMMETRIC_DEFAULT, RSAES_OAEP_SHA_1, RSAES_OAEP_SHA_256, SM2PKE]"
-        ))),
-    }
+/// An EncryptionAlgorithm argument; SYMMETRIC_DEFAULT when absent.
+fn algorithm_arg(value: &Option<String>, field: &str) -> Result<EncryptionAlgorithm, ServerError> {
+    Ok(enum_arg(
+        value,
+        field,
+        EncryptionAlgorithm::parse,
+        EncryptionAlgorithm::wire_names,
+    )?
+    .unwrap_or(EncryptionAlgorithm::SymmetricDefault))
 }
 
-fn check_usable(key: &LoadedKey) -> Result<(), ServerError> {
+/// Checks that `key` may encrypt or decrypt with `algorithm` in `operation`:
+/// its state, its usage, then the algorithm against its key spec.
+pub(super) fn check_encryption_key(
+    key: &LoadedKey,
+    algorithm: EncryptionAlgorithm,
+    operation: &str,
+) -> Result<(), ServerError> {
     key.record.check_state(StateUse::Cryptographic)?;
-    if key.record.usage != KeyUsage::EncryptDecrypt || key.record.spec != KeySpec::SymmetricDefault
-    {
-        return Err(api(
-            ErrorCode::InvalidKeyUsage,
-            format!(
-                "{} key usage is {} which is not valid for this operation.",
-                key.arn, key.record.usage
-            ),
-        ));
-    }
+    key.record
+        .check_usage(KeyUsage::EncryptDecrypt, operation)?;
+    spec::check_encryption(key.record.spec, algorithm)?;
     Ok(())
 }
 
-fn check_context(ctx: &Option<EncryptionContext>, field: &str) -> Result<(), ServerError> {
+pub(super) fn check_context(
+    ctx: &Option<EncryptionContext>,
+    field: &str,
+) -> Result<(), ServerError> {
     if let Some(ctx) = ctx {
         context::validate(ctx, field)?;
     }
     Ok(())
+}
+
+fn has_context(ctx: &Option<EncryptionContext>) -> bool {
+    ctx.as_ref().is_some_and(|c| !c.is_empty())
 }
 
 fn aad(raw_header: &[u8], ctx: &Option<EncryptionContext>) -> Vec<u8> {
@@ -63,13 +72,14 @@ fn aad(raw_header: &[u8], ctx: &Option<EncryptionContext>) -> Vec<u8> {
     aad
 }
 
-/// Encrypts under the key's current material; returns (blob, material id).
-fn seal(
+/// Encrypts under the key's current symmetric material; returns (blob,
+/// material id).
+pub(super) fn seal(
     key: &LoadedKey,
     ctx: &Option<EncryptionContext>,
     plaintext: &[u8],
 ) -> Result<(Vec<u8>, String), ServerError> {
-    let (material_id, version) = key.current().ok_or(ServerError::Sealed)?;
+    let (material_id, version) = key.current_symmetric()?;
     let mut salt = [0u8; 32];
     trent_crypto::random_bytes(&mut salt)?;
     let header = Header {
@@ -85,20 +95,79 @@ fn seal(
     Ok((blob, material_id.to_owned()))
 }
 
+/// The checks an asymmetric encryption adds: no encryption context, and a
+/// plaintext RSAES-OAEP can hold.
+fn check_asymmetric_input(
+    key: &LoadedKey,
+    algorithm: EncryptionAlgorithm,
+    ctx: &Option<EncryptionContext>,
+    plaintext_len: usize,
+) -> Result<(), ServerError> {
+    if algorithm != EncryptionAlgorithm::SymmetricDefault {
+        spec::check_no_context(has_context(ctx))?;
+        spec::check_oaep_plaintext(key.record.spec, algorithm, plaintext_len)?;
+    }
+    Ok(())
+}
+
+/// Encrypts under a checked key; returns the ciphertext and, for symmetric
+/// keys, the material id.
+fn encrypt_with(
+    key: &LoadedKey,
+    algorithm: EncryptionAlgorithm,
+    ctx: &Option<EncryptionContext>,
+    plaintext: &[u8],
+) -> Result<(Vec<u8>, Option<String>), ServerError> {
+    if algorithm == EncryptionAlgorithm::SymmetricDefault {
+        let (blob, material_id) = seal(key, ctx, plaintext)?;
+        return Ok((blob, Some(material_id)));
+    }
+    Ok((key.decrypting()?.encrypt(algorithm, plaintext)?, None))
+}
+
 /// What opening a ciphertext yields.
 struct Opened {
     key: Arc<LoadedKey>,
-    material_id: String,
+    /// The material version, for symmetric ciphertexts.
+    material_id: Option<String>,
     plaintext: Zeroizing<Vec<u8>>,
 }
 
-/// Decrypts a blob; `expected_key` is the optional KeyId argument.
+/// Decrypts a ciphertext made with `algorithm`. `key_arg` is the optional
+/// KeyId argument: checked against a symmetric blob's own key id, required
+/// for an asymmetric ciphertext (which names no key).
 fn open(
     node: &Node,
     caller: &Caller,
     blob: &[u8],
     ctx: &Option<EncryptionContext>,
+    key_arg: Option<&str>,
+    algorithm: EncryptionAlgorithm,
+    operation: &str,
+) -> Result<Opened, ServerError> {
+    if algorithm == EncryptionAlgorithm::SymmetricDefault {
+        return open_symmetric(node, caller, blob, ctx, key_arg, operation);
+    }
+    let key_arg = key_arg.ok_or(trent_core::Error::InvalidCiphertext)?;
+    let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    check_encryption_key(&key, algorithm, operation)?;
+    spec::check_no_context(has_context(ctx))?;
+    let decrypting = key.decrypting()?;
+    let plaintext = off_executor(true, || decrypting.decrypt(algorithm, blob))?;
+    Ok(Opened {
+        key,
+        material_id: None,
+        plaintext,
+    })
+}
+
+fn open_symmetric(
+    node: &Node,
+    caller: &Caller,
+    blob: &[u8],
+    ctx: &Option<EncryptionContext>,
     expected_key: Option<&str>,
+    operation: &str,
 ) -> Result<Opened, ServerError> {
     let (header, raw_header, sealed) = ciphertext::parse(blob)?;
     let key_id = header.key_id_string();
@@ -107,16 +176,23 @@ fn open(
     {
         return Err(trent_core::Error::IncorrectKey.into());
     }
-    let key = load_key(node, caller, &key_id, AliasUse::Refused)?;
-    check_usable(&key)?;
+    // A key id no key has is a damaged blob, answered like every other
+    // corruption (unless the caller named that key itself).
+    let key = match load_key(node, caller, &key_id, AliasUse::Refused) {
+        Err(ServerError::Core(trent_core::Error::NotFound(_))) if expected_key.is_none() => {
+            return Err(trent_core::Error::InvalidCiphertext.into());
+        }
+        other => other?,
+    };
+    check_encryption_key(&key, EncryptionAlgorithm::SymmetricDefault, operation)?;
     let material_id = header.material_id_hex();
     let version = key
-        .version(&material_id)
+        .symmetric_version(&material_id)
         .ok_or(trent_core::Error::InvalidCiphertext)?;
     let plaintext = version.decrypt(&header.salt, &aad(raw_header, ctx), sealed)?;
     Ok(Opened {
         key: key.clone(),
-        material_id,
+        material_id: Some(material_id),
         plaintext,
     })
 }
@@ -158,15 +234,16 @@ pub(super) fn encrypt(
     let plaintext = required(&req.plaintext, "plaintext")?;
     check_plaintext(plaintext)?;
     check_context(&req.encryption_context, "encryptionContext")?;
-    check_algorithm(&req.encryption_algorithm, "encryptionAlgorithm")?;
+    let algorithm = algorithm_arg(&req.encryption_algorithm, "encryptionAlgorithm")?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
-    check_usable(&key)?;
+    check_encryption_key(&key, algorithm, "Encrypt")?;
+    check_asymmetric_input(&key, algorithm, &req.encryption_context, plaintext.len())?;
     dry_run(req.dry_run)?;
-    let (blob, _) = seal(&key, &req.encryption_context, plaintext)?;
+    let (blob, _) = encrypt_with(&key, algorithm, &req.encryption_context, plaintext)?;
     Ok(wire::EncryptResponse {
         ciphertext_blob: Some(OutBlob(Zeroizing::new(blob))),
         key_id: key.arn.clone(),
-        encryption_algorithm: SYMMETRIC_DEFAULT.into(),
+        encryption_algorithm: algorithm.as_str().into(),
     })
 }
 
@@ -178,20 +255,22 @@ pub(super) fn decrypt(
     let blob = required(&req.ciphertext_blob, "ciphertextBlob")?;
     check_blob(blob)?;
     check_context(&req.encryption_context, "encryptionContext")?;
-    check_algorithm(&req.encryption_algorithm, "encryptionAlgorithm")?;
+    let algorithm = algorithm_arg(&req.encryption_algorithm, "encryptionAlgorithm")?;
     let opened = open(
         node,
         caller,
         blob,
         &req.encryption_context,
         req.key_id.as_deref(),
+        algorithm,
+        "Decrypt",
     )?;
     dry_run(req.dry_run)?;
     Ok(wire::DecryptResponse {
         key_id: opened.key.arn.clone(),
         plaintext: Some(OutBlob(opened.plaintext)),
-        encryption_algorithm: SYMMETRIC_DEFAULT.into(),
-        key_material_id: Some(opened.material_id),
+        encryption_algorithm: algorithm.as_str().into(),
+        key_material_id: opened.material_id,
     })
 }
 
@@ -208,26 +287,35 @@ pub(super) fn re_encrypt(
         &req.destination_encryption_context,
         "destinationEncryptionContext",
     )?;
-    check_algorithm(
+    let source_algorithm = algorithm_arg(
         &req.source_encryption_algorithm,
         "sourceEncryptionAlgorithm",
     )?;
-    check_algorithm(
+    let destination_algorithm = algorithm_arg(
         &req.destination_encryption_algorithm,
         "destinationEncryptionAlgorithm",
     )?;
     let destination = load_key(node, caller, destination_arg, AliasUse::Allowed)?;
-    check_usable(&destination)?;
+    check_encryption_key(&destination, destination_algorithm, "ReEncrypt")?;
     let opened = open(
         node,
         caller,
         blob,
         &req.source_encryption_context,
         req.source_key_id.as_deref(),
+        source_algorithm,
+        "ReEncrypt",
+    )?;
+    check_asymmetric_input(
+        &destination,
+        destination_algorithm,
+        &req.destination_encryption_context,
+        opened.plaintext.len(),
     )?;
     dry_run(req.dry_run)?;
-    let (new_blob, new_material) = seal(
+    let (new_blob, new_material) = encrypt_with(
         &destination,
+        destination_algorithm,
         &req.destination_encryption_context,
         &opened.plaintext,
     )?;
@@ -235,10 +323,10 @@ pub(super) fn re_encrypt(
         ciphertext_blob: Some(OutBlob(Zeroizing::new(new_blob))),
         source_key_id: opened.key.arn.clone(),
         key_id: destination.arn.clone(),
-        source_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
-        destination_encryption_algorithm: SYMMETRIC_DEFAULT.into(),
-        source_key_material_id: Some(opened.material_id),
-        destination_key_material_id: Some(new_material),
+        source_encryption_algorithm: source_algorithm.as_str().into(),
+        destination_encryption_algorithm: destination_algorithm.as_str().into(),
+        source_key_material_id: opened.material_id,
+        destination_key_material_id: new_material,
     })
 }
 
@@ -275,7 +363,12 @@ pub(super) fn generate_data_key(
     let length = data_key_length(req.number_of_bytes, &req.key_spec)?;
     check_context(&req.encryption_context, "encryptionContext")?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
-    check_usable(&key)?;
+    let operation = if with_plaintext {
+        "GenerateDataKey"
+    } else {
+        "GenerateDataKeyWithoutPlaintext"
+    };
+    check_encryption_key(&key, EncryptionAlgorithm::SymmetricDefault, operation)?;
     dry_run(req.dry_run)?;
     let mut data_key = Zeroizing::new(vec![0u8; length]);
     trent_crypto::random_bytes(&mut data_key)?;

@@ -7,6 +7,7 @@ use trent_core::key::{
     BackendRef, KeyManager, KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord, Origin,
     RotationConfig, StateUse, Tag,
 };
+use trent_core::spec::{self, AlgorithmLists};
 use trent_crypto::backend::MaterialOwner;
 use trent_proto::error::ErrorCode;
 use trent_proto::ops::{self as wire, timestamp};
@@ -15,11 +16,17 @@ use super::{Caller, fresh_record, load_key, page_limit, required, update_key};
 use crate::error::{ServerError, api, validation};
 use crate::node::Node;
 
-/// The metadata of a key as the API shows it.
+/// Wire names of a list of algorithms.
+fn names<T: Copy>(list: Option<&[T]>, name: fn(T) -> &'static str) -> Option<Vec<String>> {
+    list.map(|l| l.iter().map(|&a| name(a).to_owned()).collect())
+}
+
+/// The metadata of a key as the API shows it: the algorithm list that
+/// matches its usage, and (as AWS does) the current key material id only
+/// for symmetric encryption keys.
 pub(super) fn metadata(record: &KeyRecord) -> wire::KeyMetadata {
-    let encryption = (record.usage == KeyUsage::EncryptDecrypt
-        && record.spec == KeySpec::SymmetricDefault)
-        .then(|| vec!["SYMMETRIC_DEFAULT".to_owned()]);
+    let lists = AlgorithmLists::of(record.spec, record.usage);
+    let symmetric = record.spec == KeySpec::SymmetricDefault;
     wire::KeyMetadata {
         aws_account_id: record.account_id.clone(),
         key_id: record.key_id.clone(),
@@ -34,10 +41,14 @@ pub(super) fn metadata(record: &KeyRecord) -> wire::KeyMetadata {
         key_manager: record.manager.as_str().to_owned(),
         customer_master_key_spec: record.spec.as_str().to_owned(),
         key_spec: record.spec.as_str().to_owned(),
-        encryption_algorithms: encryption,
+        encryption_algorithms: names(lists.encryption, |a| a.as_str()),
+        signing_algorithms: names(lists.signing, |a| a.as_str()),
+        mac_algorithms: names(lists.mac, |a| a.as_str()),
+        key_agreement_algorithms: names(lists.key_agreement, |a| a.as_str()),
+        encapsulation_algorithms: names(lists.encapsulation, |a| a.as_str()),
         multi_region: false,
         pending_deletion_window_in_days: record.pending_window_days,
-        current_key_material_id: (!record.current_material.is_empty())
+        current_key_material_id: (symmetric && !record.current_material.is_empty())
             .then(|| record.current_material.clone()),
     }
 }
@@ -94,9 +105,12 @@ pub(super) fn new_material(
         key_arn: &arn,
         material_id: &material_id,
     };
-    let wrapped =
-        node.backend(&record.backend)
-            .create_material(&*node.root()?, owner, record.spec)?;
+    let wrapped = node.backend(&record.backend).create_material(
+        &*node.root()?,
+        owner,
+        record.spec,
+        record.usage,
+    )?;
     Ok(MaterialRecord {
         key_id: record.key_id.clone(),
         material_id,
@@ -115,9 +129,8 @@ pub(super) fn create_key(
         &req.key_usage,
         "keyUsage",
         KeyUsage::parse,
-        "SIGN_VERIFY, ENCRYPT_DECRYPT, GENERATE_VERIFY_MAC, KEY_AGREEMENT, ENCAPSULATE_DECAPSULATE",
-    )?
-    .unwrap_or(KeyUsage::EncryptDecrypt);
+        &KeyUsage::wire_names(),
+    )?;
     if req.key_spec.is_some() && req.customer_master_key_spec.is_some() {
         return Err(validation(
             "You cannot specify both KeySpec and CustomerMasterKeySpec.",
@@ -127,8 +140,13 @@ pub(super) fn create_key(
         .key_spec
         .clone()
         .or_else(|| req.customer_master_key_spec.clone());
-    let spec = parse_enum(&spec_field, "keySpec", KeySpec::parse, "RSA_2048, RSA_3072, RSA_4096, ECC_NIST_P256, ECC_NIST_P384, ECC_NIST_P521, ECC_SECG_P256K1, SYMMETRIC_DEFAULT, HMAC_224, HMAC_256, HMAC_384, HMAC_512, SM2, ML_DSA_44, ML_DSA_65, ML_DSA_87, ECC_NIST_EDWARDS25519, ML_KEM_512, ML_KEM_768, ML_KEM_1024")?
-        .unwrap_or(KeySpec::SymmetricDefault);
+    let spec = parse_enum(
+        &spec_field,
+        "keySpec",
+        KeySpec::parse,
+        &KeySpec::wire_names(),
+    )?
+    .unwrap_or(KeySpec::SymmetricDefault);
     let origin = parse_enum(
         &req.origin,
         "origin",
@@ -136,17 +154,8 @@ pub(super) fn create_key(
         "AWS_KMS, EXTERNAL, AWS_CLOUDHSM, EXTERNAL_KEY_STORE",
     )?
     .unwrap_or(Origin::AwsKms);
-    if spec != KeySpec::SymmetricDefault {
-        return Err(api(
-            ErrorCode::UnsupportedOperation,
-            format!("Trent does not support KeySpec {spec} yet."),
-        ));
-    }
-    if usage != KeyUsage::EncryptDecrypt {
-        return Err(validation(format!(
-            "KeyUsage {usage} is not compatible with KeySpec {spec}."
-        )));
-    }
+    spec.check_available()?;
+    let usage = spec::create_usage(spec, usage)?;
     if origin != Origin::AwsKms {
         return Err(api(
             ErrorCode::UnsupportedOperation,

@@ -3,8 +3,11 @@
 //! name from `X-Amz-Target`.
 
 mod aliases;
+mod asymmetric;
 mod crypto;
+mod data_key_pair;
 mod keys;
+mod mac;
 mod rotation;
 
 pub(crate) use rotation::rotate;
@@ -30,11 +33,18 @@ pub struct Caller {
     pub principal_arn: String,
     /// The access key id used.
     pub access_key_id: String,
+    /// Where the request came from and over what transport
+    /// (`aws:SecureTransport`, `aws:SourceIp`, the mTLS client subject).
+    pub context: Arc<crate::context::RequestContext>,
 }
 
 /// Whether an operation may run on the async executor: it does only
 /// in-memory work once its key is cached (the cryptographic operations).
 /// Everything else writes or scans the store and runs on a blocking thread.
+///
+/// GenerateDataKeyPair is not hot: RSA key generation takes up to seconds.
+/// RSA private-key operations (Sign, Decrypt) are hot but step off the
+/// executor's core while they run ([`off_executor`]).
 pub fn is_hot(op: &str) -> bool {
     matches!(
         op,
@@ -45,7 +55,29 @@ pub fn is_hot(op: &str) -> bool {
             | "GenerateDataKeyWithoutPlaintext"
             | "GenerateRandom"
             | "DescribeKey"
+            | "Sign"
+            | "Verify"
+            | "GenerateMac"
+            | "VerifyMac"
+            | "GetPublicKey"
+            | "DeriveSharedSecret"
+            | "Encapsulate"
+            | "Decapsulate"
     )
+}
+
+/// Runs a CPU-heavy step of a hot operation (an RSA private-key operation:
+/// about 1 ms for RSA-2048, several for RSA-4096) without stalling other
+/// requests: on the multi-thread runtime the worker hands its queue to
+/// another thread for the duration. Elsewhere (no runtime) it simply runs.
+pub(crate) fn off_executor<T>(heavy: bool, work: impl FnOnce() -> T) -> T {
+    let multi_thread = tokio::runtime::Handle::try_current()
+        .is_ok_and(|h| h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread);
+    if heavy && multi_thread {
+        tokio::task::block_in_place(work)
+    } else {
+        work()
+    }
 }
 
 /// Operations in the API model that Trent does not serve yet.
@@ -53,30 +85,20 @@ const NOT_YET: &[&str] = &[
     "ConnectCustomKeyStore",
     "CreateCustomKeyStore",
     "CreateGrant",
-    "Decapsulate",
     "DeleteCustomKeyStore",
     "DeleteImportedKeyMaterial",
-    "DeriveSharedSecret",
     "DescribeCustomKeyStores",
     "DisconnectCustomKeyStore",
-    "Encapsulate",
-    "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext",
-    "GenerateMac",
     "GetKeyLastUsage",
     "GetParametersForImport",
-    "GetPublicKey",
     "ImportKeyMaterial",
     "ListGrants",
     "ListRetirableGrants",
     "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
-    "Sign",
     "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
-    "Verify",
-    "VerifyMac",
 ];
 
 /// Runs one operation; returns the JSON response body.
@@ -113,6 +135,20 @@ pub fn dispatch(
             run(body, |r| crypto::generate_data_key(node, caller, r, false))
         }
         "GenerateRandom" => run(body, crypto::generate_random),
+        "GenerateDataKeyPair" => run(body, |r| {
+            data_key_pair::generate_data_key_pair(node, caller, r, true)
+        }),
+        "GenerateDataKeyPairWithoutPlaintext" => run(body, |r| {
+            data_key_pair::generate_data_key_pair(node, caller, r, false)
+        }),
+        "Sign" => run(body, |r| asymmetric::sign(node, caller, r)),
+        "Verify" => run(body, |r| asymmetric::verify(node, caller, r)),
+        "GetPublicKey" => run(body, |r| asymmetric::get_public_key(node, caller, r)),
+        "DeriveSharedSecret" => run(body, |r| asymmetric::derive_shared_secret(node, caller, r)),
+        "Encapsulate" => run(body, |r| asymmetric::encapsulate(node, caller, r)),
+        "Decapsulate" => run(body, |r| asymmetric::decapsulate(node, caller, r)),
+        "GenerateMac" => run(body, |r| mac::generate_mac(node, caller, r)),
+        "VerifyMac" => run(body, |r| mac::verify_mac(node, caller, r)),
         "EnableKeyRotation" => run(body, |r| rotation::enable_key_rotation(node, caller, r)),
         "DisableKeyRotation" => run(body, |r| rotation::disable_key_rotation(node, caller, r)),
         "GetKeyRotationStatus" => run(body, |r| rotation::get_key_rotation_status(node, caller, r)),
@@ -143,6 +179,74 @@ fn required<'a, T>(value: &'a Option<T>, field: &str) -> Result<&'a T, ServerErr
             "Value null at '{field}' failed to satisfy constraint: Member must not be null"
         ))
     })
+}
+
+/// An optional enum argument, read by its wire name; anything else is AWS's
+/// enum `ValidationException` naming the field and the allowed values.
+fn enum_arg<T>(
+    value: &Option<String>,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    names: fn() -> String,
+) -> Result<Option<T>, ServerError> {
+    match value {
+        None => Ok(None),
+        Some(s) => parse(s).map(Some).ok_or_else(|| {
+            validation(format!(
+                "Value '{s}' at '{field}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+                names()
+            ))
+        }),
+    }
+}
+
+/// A required enum argument.
+fn required_enum<T>(
+    value: &Option<String>,
+    field: &str,
+    parse: fn(&str) -> Option<T>,
+    names: fn() -> String,
+) -> Result<T, ServerError> {
+    required(value, field)?;
+    enum_arg(value, field, parse, names)?.ok_or_else(|| {
+        validation(format!(
+            "Value null at '{field}' failed to satisfy constraint: Member must not be null"
+        ))
+    })
+}
+
+/// A required blob argument of 1 to `max` bytes, with AWS's messages.
+fn required_blob<'a>(
+    value: &'a Option<trent_proto::ops::Blob>,
+    field: &str,
+    max: usize,
+) -> Result<&'a [u8], ServerError> {
+    let blob = required(value, field)?;
+    if blob.is_empty() {
+        return Err(validation(format!(
+            "Value at '{field}' failed to satisfy constraint: Member must have length greater than or equal to 1"
+        )));
+    }
+    if blob.len() > max {
+        return Err(validation(format!(
+            "Value at '{field}' failed to satisfy constraint: Member must have length less than or equal to {max}"
+        )));
+    }
+    Ok(blob.as_slice())
+}
+
+/// Trent has no Nitro Enclaves attestation: a request naming a recipient is
+/// refused rather than answered in the clear.
+fn refuse_recipient(
+    recipient: &Option<trent_proto::ops::RecipientInfo>,
+) -> Result<(), ServerError> {
+    if recipient.is_some() {
+        return Err(api(
+            ErrorCode::UnsupportedOperation,
+            "Trent does not support the Recipient parameter (attested environments).",
+        ));
+    }
+    Ok(())
 }
 
 /// A `Limit` argument: 1–1000, default 100.
@@ -276,4 +380,35 @@ fn update_key(
         ErrorCode::KmsInternal,
         "The key is being changed concurrently; retry.",
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::off_executor;
+
+    /// `off_executor` must run its work wherever a handler may run: on a
+    /// worker of the multi-thread runtime (hot operations), on a blocking
+    /// thread (the others), on a current-thread runtime, or outside one.
+    #[test]
+    fn off_executor_runs_everywhere() {
+        assert_eq!(off_executor(true, || 1), 1);
+        let multi = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .build()
+            .unwrap();
+        assert_eq!(multi.block_on(async { off_executor(true, || 2) }), 2);
+        let blocking = multi.block_on(async {
+            tokio::spawn(async { off_executor(true, || 3) })
+                .await
+                .unwrap()
+                + tokio::task::spawn_blocking(|| off_executor(true, || 4))
+                    .await
+                    .unwrap()
+        });
+        assert_eq!(blocking, 7);
+        let current = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(current.block_on(async { off_executor(true, || 5) }), 5);
+    }
 }

@@ -20,3 +20,13 @@ pub(super) fn put_if_absent(tx: &Transaction<'_>, name: &str, value: &[u8]) -> R
         .map_err(db)?;
     Ok(written == 1)
 }
+
+pub(super) fn put(tx: &Transaction<'_>, name: &str, value: &[u8]) -> Result<()> {
+    tx.prepare_cached(
+        "INSERT INTO meta (name, value) VALUES (?1, ?2) \
+         ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+    )
+    .and_then(|mut stmt| stmt.execute(params![name, value]))
+    .map_err(db)?;
+    Ok(())
+}

@@ -213,6 +213,23 @@ async fn update_alias_points_it_at_another_key() {
         .send()
         .await;
     expect_err(unknown_key, "NotFoundException");
+
+    let third = create_key(&client).await.key_id;
+    client
+        .schedule_key_deletion()
+        .key_id(&third)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion");
+    let to_doomed = client
+        .update_alias()
+        .alias_name("alias/t-moving")
+        .target_key_id(&third)
+        .send()
+        .await;
+    expect_err(to_doomed, "KMSInvalidStateException");
+    assert_eq!(describe(&client, "alias/t-moving").await.key_id, second);
 }
 
 #[tokio::test]
@@ -276,6 +293,47 @@ async fn list_aliases_with_and_without_key_filter() {
         listed(&client, Some(&key_arn(&b))).await,
         [entry("alias/t-b1", &b)]
     );
+
+    // Paging: Limit 1 walks our aliases one at a time without repeats.
+    let mut names = Vec::new();
+    let mut marker: Option<String> = None;
+    for page in 0.. {
+        assert!(page < 50, "ListAliases paging does not terminate");
+        let out = client
+            .list_aliases()
+            .limit(1)
+            .set_marker(marker.take())
+            .send()
+            .await
+            .expect("ListAliases page");
+        assert!(
+            out.aliases().len() <= 1,
+            "Limit 1 returned {:?}",
+            out.aliases()
+        );
+        names.extend(
+            out.aliases()
+                .iter()
+                .filter_map(|a| a.alias_name().map(str::to_owned)),
+        );
+        if !out.truncated() {
+            break;
+        }
+        marker = Some(
+            out.next_marker()
+                .expect("Truncated page has NextMarker")
+                .to_owned(),
+        );
+    }
+    let ours: Vec<&String> = names.iter().filter(|n| n.starts_with("alias/t-")).collect();
+    assert_eq!(
+        ours,
+        ["alias/t-a1", "alias/t-a2", "alias/t-b1"],
+        "paged: {names:?}"
+    );
+
+    let bogus = client.list_aliases().marker("not-a-marker").send().await;
+    expect_err(bogus, "InvalidMarkerException");
 
     // Every entry, ours or not, carries a name and an ARN that agree.
     let out = client.list_aliases().send().await.expect("ListAliases");

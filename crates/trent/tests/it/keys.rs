@@ -172,6 +172,23 @@ async fn describe_unknown_key_is_not_found() {
 }
 
 #[tokio::test]
+async fn key_arn_of_another_region_or_account_is_not_this_key() {
+    let trent = Trent::start();
+    let client = trent.client();
+    let key = create_key(&client).await.key_id;
+    let other_region = format!("arn:aws:kms:eu-west-1:{ACCOUNT_ID}:key/{key}");
+    let code = err_code(client.describe_key().key_id(&other_region).send().await);
+    assert_eq!(code, "NotFoundException", "DescribeKey({other_region})");
+    // Another account's ARN: AWS answers NotFound or AccessDenied, never the key.
+    let other_account = format!("arn:aws:kms:us-east-1:444455556666:key/{key}");
+    let code = err_code(client.describe_key().key_id(&other_account).send().await);
+    assert!(
+        code == "NotFoundException" || code == "AccessDeniedException",
+        "DescribeKey({other_account}) answered {code}"
+    );
+}
+
+#[tokio::test]
 async fn list_keys_pages_with_limit_and_marker() {
     let trent = Trent::start();
     let client = trent.client();
@@ -214,6 +231,9 @@ async fn list_keys_pages_with_limit_and_marker() {
     let unique: HashSet<String> = seen.iter().cloned().collect();
     assert_eq!(unique.len(), seen.len(), "a key was listed twice: {seen:?}");
     assert_eq!(unique, created);
+
+    let bogus = client.list_keys().marker("not-a-marker").send().await;
+    expect_err(bogus, "InvalidMarkerException");
 
     let first = client.list_keys().limit(2).send().await.expect("ListKeys");
     assert!(first.truncated(), "5 keys with Limit 2 must be truncated");
@@ -374,6 +394,10 @@ async fn key_pending_deletion_refuses_use() {
         client.enable_key().key_id(&key).send().await,
         "KMSInvalidStateException",
     );
+    expect_err(
+        client.disable_key().key_id(&key).send().await,
+        "KMSInvalidStateException",
+    );
     let again = client
         .schedule_key_deletion()
         .key_id(&key)
@@ -483,6 +507,14 @@ async fn key_is_deleted_once_the_waiting_period_ends() {
         "alias of a deleted key is still listed"
     );
     encrypt(&client, &survivor, b"unaffected").await;
+    // The deleted key's alias name is free again.
+    client
+        .create_alias()
+        .alias_name("alias/doomed")
+        .target_key_id(&survivor)
+        .send()
+        .await
+        .expect("CreateAlias with a freed name");
 }
 
 #[tokio::test]

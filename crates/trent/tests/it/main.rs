@@ -11,6 +11,7 @@
 mod harness;
 
 mod aliases;
+mod concurrency;
 mod credentials;
 mod crypto;
 mod durability;
@@ -19,3 +20,9 @@ mod policy;
 mod protocol;
 mod rotation;
 mod tags;
+mod operations;
+mod asymmetric;
+mod hmac;
+mod pq;
+mod tls;
+mod audit;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{ACCOUNT_ID, Trent, expect_err};
+use crate::harness::{ACCOUNT_ID, Blob, Trent, expect_err};
 use crate::keys::create_key;
 
 /// Whether `statement` allows the account root `kms:*` on `*`, in any of the
@@ -124,4 +124,67 @@ async fn put_key_policy_round_trips_and_rejects_malformed_documents() {
         .send()
         .await;
     expect_err(unknown, "NotFoundException");
+}
+
+/// A valid policy that grants nothing to the test account.
+fn policy_for_another_account() -> String {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::999999999999:root"},
+            "Action": "kms:*",
+            "Resource": "*"
+        }]
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn put_key_policy_refuses_to_lock_out_the_caller() {
+    let trent = Trent::start();
+    let client = trent.client();
+    let key = create_key(&client).await.key_id;
+    // AWS's policy lockout safety check: the new policy must still let the
+    // caller call PutKeyPolicy, unless BypassPolicyLockoutSafetyCheck is set.
+    let out = client
+        .put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(policy_for_another_account())
+        .send()
+        .await;
+    expect_err(out, "MalformedPolicyDocumentException");
+    let created = client
+        .create_key()
+        .policy(policy_for_another_account())
+        .send()
+        .await;
+    expect_err(created, "MalformedPolicyDocumentException");
+}
+
+#[tokio::test]
+async fn a_policy_without_the_account_denies_the_account() {
+    let trent = Trent::start();
+    let client = trent.client();
+    let key = create_key(&client).await.key_id;
+    client
+        .put_key_policy()
+        .key_id(&key)
+        .policy_name("default")
+        .policy(policy_for_another_account())
+        .bypass_policy_lockout_safety_check(true)
+        .send()
+        .await
+        .expect("PutKeyPolicy with the safety check bypassed");
+    // KMS key policies bind even the account root: nothing grants it now.
+    let encrypted = client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await;
+    expect_err(encrypted, "AccessDeniedException");
+    let described = client.describe_key().key_id(&key).send().await;
+    expect_err(described, "AccessDeniedException");
 }

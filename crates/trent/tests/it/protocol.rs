@@ -8,8 +8,8 @@ use std::time::{Duration, SystemTime};
 use aws_sdk_kms::operation::RequestId;
 
 use crate::harness::{
-    ADMIN_AKID, ADMIN_SECRET, HttpResponse, KmsAuth, Options, Trent, expect_err, kms_request,
-    send_raw, sigv4_headers,
+    ADMIN_AKID, ADMIN_SECRET, HttpResponse, KmsAuth, Options, SigningScope, Trent, expect_err,
+    kms_request, send_raw, sigv4_headers, sigv4_headers_scoped,
 };
 use crate::keys::create_key;
 
@@ -102,14 +102,20 @@ async fn successful_responses_are_json_with_request_ids() {
 #[tokio::test]
 async fn unknown_operation() {
     let trent = Trent::start();
-    let response = call(&trent, "TrentService.MakeCoffee", "{}", admin());
-    assert_error(&response, "UnknownOperationException");
+    for target in ["TrentService.MakeCoffee", "DynamoDB_20120810.ListTables"] {
+        let response = call(&trent, target, "{}", admin());
+        assert_error(&response, "UnknownOperationException");
+    }
 }
 
 #[tokio::test]
 async fn malformed_json_is_a_serialization_error() {
     let trent = Trent::start();
-    for body in [r#"{"NumberOfBytes": "#, "not json at all", "[1, 2]"] {
+    for body in [
+        r#"{"NumberOfBytes": "#,
+        "not json at all",
+        r#"{"NumberOfBytes": 8,}"#,
+    ] {
         let response = call(&trent, "TrentService.GenerateRandom", body, admin());
         assert_error(&response, "SerializationException");
     }
@@ -177,6 +183,96 @@ async fn tampered_signature_is_rejected() {
     )
     .expect("swapped-body request");
     assert_error(&swapped, "InvalidSignatureException");
+}
+
+#[tokio::test]
+async fn signature_scoped_to_another_region_or_service_is_rejected() {
+    let trent = Trent::start();
+    let body = br#"{"NumberOfBytes": 8}"#;
+    let scopes = [
+        SigningScope {
+            region: "eu-west-1",
+            service: "kms",
+        },
+        SigningScope {
+            region: "us-east-1",
+            service: "s3",
+        },
+    ];
+    for scope in scopes {
+        let mut headers = vec![
+            ("host".to_owned(), trent.addr().to_owned()),
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.1".to_owned(),
+            ),
+            (
+                "x-amz-target".to_owned(),
+                "TrentService.GenerateRandom".to_owned(),
+            ),
+        ];
+        let signature = sigv4_headers_scoped(
+            trent.addr(),
+            &headers,
+            body,
+            ADMIN_AKID,
+            ADMIN_SECRET,
+            SystemTime::now(),
+            scope,
+        );
+        headers.extend(signature);
+        let response = send_raw(trent.addr(), "POST", "/", &headers, body).expect("request");
+        assert_ne!(
+            response.status, 200,
+            "accepted a signature scoped to {scope:?}"
+        );
+        assert_error(&response, "InvalidSignatureException");
+    }
+}
+
+#[tokio::test]
+async fn malformed_authorization_is_an_incomplete_signature() {
+    let trent = Trent::start();
+    for authorization in ["AWS4-HMAC-SHA256 Credential=foo", "Bearer abc"] {
+        let headers = vec![
+            ("host".to_owned(), trent.addr().to_owned()),
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.1".to_owned(),
+            ),
+            (
+                "x-amz-target".to_owned(),
+                "TrentService.GenerateRandom".to_owned(),
+            ),
+            ("authorization".to_owned(), authorization.to_owned()),
+        ];
+        let response = send_raw(
+            trent.addr(),
+            "POST",
+            "/",
+            &headers,
+            br#"{"NumberOfBytes": 8}"#,
+        )
+        .expect("request");
+        assert_error(&response, "IncompleteSignatureException");
+    }
+}
+
+#[tokio::test]
+async fn future_dated_signature_is_rejected() {
+    let trent = Trent::start();
+    let future = KmsAuth::SigV4 {
+        akid: ADMIN_AKID,
+        secret: ADMIN_SECRET,
+        time: SystemTime::now() + Duration::from_secs(20 * 60),
+    };
+    let response = call(
+        &trent,
+        "TrentService.GenerateRandom",
+        r#"{"NumberOfBytes": 8}"#,
+        future,
+    );
+    assert_error(&response, "InvalidSignatureException");
 }
 
 #[tokio::test]
@@ -358,4 +454,27 @@ async fn dev_auth_maps_a_numeric_access_key_to_its_account() {
         listed.keys().is_empty(),
         "account 777788889999 lists {listed:?}"
     );
+}
+
+#[tokio::test]
+async fn encryption_context_order_does_not_matter() {
+    let trent = Trent::start();
+    let key = create_key(&trent.client()).await.key_id;
+    let encrypt = format!(
+        r#"{{"KeyId": "{key}", "Plaintext": "aGVsbG8=",
+            "EncryptionContext": {{"zeta": "1", "alpha": "2", "Mitte": "ü"}}}}"#
+    );
+    let response = call(&trent, "TrentService.Encrypt", &encrypt, admin());
+    assert_eq!(response.status, 200, "{}", response.body_text());
+    let blob = response.json()["CiphertextBlob"]
+        .as_str()
+        .expect("CiphertextBlob")
+        .to_owned();
+    let decrypt = format!(
+        r#"{{"CiphertextBlob": "{blob}",
+            "EncryptionContext": {{"Mitte": "ü", "alpha": "2", "zeta": "1"}}}}"#
+    );
+    let response = call(&trent, "TrentService.Decrypt", &decrypt, admin());
+    assert_eq!(response.status, 200, "{}", response.body_text());
+    assert_eq!(response.json()["Plaintext"], "aGVsbG8=");
 }

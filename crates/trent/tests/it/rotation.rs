@@ -273,3 +273,105 @@ async fn scheduled_rotation_happens_after_the_period() {
     let new = encrypt(&client, &key, b"after rotation").await;
     decrypts_to(&client, &new, b"after rotation", &key).await;
 }
+
+#[tokio::test]
+async fn pending_deletion_suspends_rotation_and_cancel_restores_it() {
+    let trent = Trent::start();
+    let client = trent.client();
+    let key = create_key(&client).await.key_id;
+    client
+        .enable_key_rotation()
+        .key_id(&key)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .expect("EnableKeyRotation");
+    client
+        .schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(30)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion");
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    // AWS: while a key is pending deletion its rotation status is false.
+    assert!(
+        !status.key_rotation_enabled(),
+        "rotation on while pending deletion"
+    );
+
+    client
+        .cancel_key_deletion()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("CancelKeyDeletion");
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    // AWS: cancelling the deletion restores the original rotation status.
+    assert!(
+        status.key_rotation_enabled(),
+        "cancel did not restore rotation"
+    );
+    assert_eq!(status.rotation_period_in_days(), Some(90));
+}
+
+#[tokio::test]
+async fn disabled_key_does_not_rotate_until_enabled_again() {
+    let trent = Trent::start();
+    let client = trent.client();
+    let key = create_key(&client).await.key_id;
+    let old = encrypt(&client, &key, b"before the pause").await;
+    client
+        .enable_key_rotation()
+        .key_id(&key)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .expect("EnableKeyRotation");
+    client
+        .disable_key()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("DisableKey");
+
+    trent.advance_clock(91 * DAY);
+    assert!(
+        rotations(&client, &key).await.is_empty(),
+        "a disabled key rotated"
+    );
+    let status = client
+        .get_key_rotation_status()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("GetKeyRotationStatus");
+    // AWS: disabling a key leaves its rotation status unchanged.
+    assert!(
+        status.key_rotation_enabled(),
+        "DisableKey turned rotation off"
+    );
+
+    // AWS: a re-enabled key that is overdue rotates right away.
+    client
+        .enable_key()
+        .key_id(&key)
+        .send()
+        .await
+        .expect("EnableKey");
+    trent.advance_clock(60);
+    let listed = await_rotations(&client, &key, 1).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert_eq!(listed[0].rotation_type(), Some(&RotationType::Automatic));
+    decrypts_to(&client, &old, b"before the pause", &key).await;
+}

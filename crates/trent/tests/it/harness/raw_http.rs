@@ -109,11 +109,35 @@ pub(crate) fn sigv4_headers(
     secret: &str,
     time: SystemTime,
 ) -> Vec<(String, String)> {
+    let scope = SigningScope {
+        region: REGION,
+        service: "kms",
+    };
+    sigv4_headers_scoped(addr, headers, body, akid, secret, time, scope)
+}
+
+/// The region and service a signature's credential scope names.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SigningScope<'a> {
+    pub(crate) region: &'a str,
+    pub(crate) service: &'a str,
+}
+
+/// Like [`sigv4_headers`], with an explicit credential scope.
+pub(crate) fn sigv4_headers_scoped(
+    addr: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    akid: &str,
+    secret: &str,
+    time: SystemTime,
+    scope: SigningScope<'_>,
+) -> Vec<(String, String)> {
     let identity = Credentials::new(akid, secret, None, None, "trent-it").into();
     let params = v4::SigningParams::builder()
         .identity(&identity)
-        .region(REGION)
-        .name("kms")
+        .region(scope.region)
+        .name(scope.service)
         .time(time)
         .settings(SigningSettings::default())
         .build()

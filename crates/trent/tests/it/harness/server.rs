@@ -24,6 +24,8 @@ const STOP_TIMEOUT: Duration = Duration::from_secs(15);
 #[derive(Debug, Clone)]
 pub(crate) enum Seal {
     Dev,
+    /// No `--seal` flag: whatever the data dir was initialized with.
+    Auto,
     /// Passed in `TRENT_PASSPHRASE`.
     Passphrase(String),
 }
@@ -38,6 +40,8 @@ pub(crate) struct Options {
     /// Start with `--dev-auth`.
     pub(crate) dev_auth: bool,
     pub(crate) seal: Seal,
+    /// More `serve` flags (TLS, audit settings).
+    pub(crate) extra_args: Vec<String>,
 }
 
 impl Default for Options {
@@ -47,6 +51,7 @@ impl Default for Options {
             test_clock: true,
             dev_auth: false,
             seal: Seal::Dev,
+            extra_args: Vec::new(),
         }
     }
 }
@@ -119,7 +124,15 @@ impl Trent {
 
     /// `127.0.0.1:PORT` of the running server.
     pub(crate) fn addr(&self) -> &str {
-        self.endpoint().trim_start_matches("http://")
+        let endpoint = self.endpoint();
+        endpoint
+            .strip_prefix("https://")
+            .unwrap_or_else(|| endpoint.trim_start_matches("http://"))
+    }
+
+    /// The running server's process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.running().child.id()
     }
 
     /// A client using the harness admin credentials.
@@ -155,8 +168,10 @@ impl Trent {
         if self.options.dev_auth {
             command.arg("--dev-auth");
         }
+        command.args(&self.options.extra_args);
         match &self.options.seal {
             Seal::Dev => command.args(["--seal", "dev"]),
+            Seal::Auto => &mut command,
             Seal::Passphrase(_) => command.args(["--seal", "passphrase"]),
         };
         command
@@ -281,6 +296,10 @@ impl Trent {
         if let Some(user) = user {
             args.extend(["--user", user]);
         }
+        // Adding a key may open the store, which needs the store's seal.
+        if let Seal::Passphrase(_) = self.options.seal {
+            args.extend(["--seal", "passphrase"]);
+        }
         let out = self.cli(&args);
         assert!(
             out.status.success(),
@@ -321,7 +340,12 @@ impl Trent {
     fn trent_command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_trent"));
         command.args(args).arg("--data-dir").arg(self.dir.path());
-        command.env_remove("TRENT_PASSPHRASE");
+        // Only what the test chooses: no TRENT_* settings from the caller.
+        for (key, _) in std::env::vars_os() {
+            if key.to_string_lossy().starts_with("TRENT_") {
+                command.env_remove(key);
+            }
+        }
         if let Seal::Passphrase(passphrase) = &self.options.seal {
             command.env("TRENT_PASSPHRASE", passphrase);
         }
@@ -381,7 +405,10 @@ fn drain(
 
 /// `http://HOST:PORT` from a `listening on http://HOST:PORT` line.
 fn listening_url(line: &str) -> Option<String> {
-    let start = line.find("listening on http://")? + "listening on ".len();
+    let start = line
+        .find("listening on http://")
+        .or_else(|| line.find("listening on https://"))?
+        + "listening on ".len();
     let url: String = line[start..]
         .chars()
         .take_while(|c| c.is_ascii_alphanumeric() || ".:/[]".contains(*c))

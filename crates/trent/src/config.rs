@@ -1,0 +1,134 @@
+//! The configuration file (`trent serve --config trent.toml`): everything
+//! the `serve` flags set, in TOML. Precedence, highest first: command-line
+//! flags, `TRENT_…` environment variables, the file, built-in defaults.
+//! Unknown keys and bad values are errors that name the field.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use clap::ArgMatches;
+use clap::parser::ValueSource;
+use serde::Deserialize;
+
+use crate::{SealChoice, ServeArgs};
+
+/// The file's shape.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    /// Data directory.
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Listen address.
+    pub(crate) listen: Option<String>,
+    /// Region served.
+    pub(crate) region: Option<String>,
+    /// Root-key seal: auto, dev, passphrase, shamir.
+    pub(crate) seal: Option<String>,
+    /// File holding the passphrase.
+    pub(crate) passphrase_file: Option<PathBuf>,
+    /// Accept any well-formed signature (development only).
+    pub(crate) dev_auth: Option<bool>,
+    /// Log as JSON lines.
+    pub(crate) log_json: Option<bool>,
+}
+
+/// Reads and validates a configuration file.
+pub(crate) fn load(path: &Path) -> Result<FileConfig, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let config: FileConfig = toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.to_string().trim()))?;
+    validate(&config).map_err(|e| format!("{}: {e}", path.display()))?;
+    Ok(config)
+}
+
+fn validate(config: &FileConfig) -> Result<(), String> {
+    if let Some(listen) = &config.listen {
+        listen
+            .parse::<SocketAddr>()
+            .map_err(|_| format!("listen: '{listen}' is not an address like 127.0.0.1:4599"))?;
+    }
+    if let Some(region) = &config.region {
+        let valid = !region.is_empty()
+            && region.len() <= 32
+            && region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        if !valid {
+            return Err(format!("region: '{region}' is not a region name like us-east-1"));
+        }
+    }
+    if let Some(seal) = &config.seal {
+        parse_seal(seal)?;
+    }
+    if config.data_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
+        return Err("data_dir: must not be empty".into());
+    }
+    Ok(())
+}
+
+fn parse_seal(seal: &str) -> Result<SealChoice, String> {
+    match seal {
+        "auto" => Ok(SealChoice::Auto),
+        "dev" => Ok(SealChoice::Dev),
+        "passphrase" => Ok(SealChoice::Passphrase),
+        "shamir" => Ok(SealChoice::Shamir),
+        other => Err(format!("seal: '{other}' is not one of auto, dev, passphrase, shamir")),
+    }
+}
+
+/// Whether a flag was left at its default (neither given nor set by env).
+fn defaulted(matches: &ArgMatches, id: &str) -> bool {
+    matches!(matches.value_source(id), None | Some(ValueSource::DefaultValue))
+}
+
+/// Fills every flag the user did not set (on the command line or in the
+/// environment) from the file.
+pub(crate) fn apply(args: &mut ServeArgs, matches: &ArgMatches, file: FileConfig) -> Result<(), String> {
+    if let (true, Some(v)) = (defaulted(matches, "data_dir"), file.data_dir) {
+        args.data_dir = v;
+    }
+    if let (true, Some(v)) = (defaulted(matches, "listen"), file.listen) {
+        args.listen = v;
+    }
+    if let (true, Some(v)) = (defaulted(matches, "region"), file.region) {
+        args.region = v;
+    }
+    if let (true, Some(v)) = (defaulted(matches, "seal"), file.seal) {
+        args.seal.seal = parse_seal(&v)?;
+    }
+    if let (true, Some(v)) = (defaulted(matches, "passphrase_file"), file.passphrase_file) {
+        args.seal.passphrase_file = Some(v);
+    }
+    if let (true, Some(v)) = (defaulted(matches, "dev_auth"), file.dev_auth) {
+        args.dev_auth = v;
+    }
+    if let (true, Some(v)) = (defaulted(matches, "log_json"), file.log_json) {
+        args.log_json = v;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<FileConfig, String> {
+        let config: FileConfig = toml::from_str(text).map_err(|e| e.to_string())?;
+        validate(&config)?;
+        Ok(config)
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert!(parse("listen = \"127.0.0.1:1\"\nregion = \"eu-west-1\"\nseal = \"passphrase\"").is_ok());
+        assert!(parse("listen = \"nowhere\"").unwrap_err().starts_with("listen:"));
+        assert!(parse("region = \"EU WEST\"").unwrap_err().starts_with("region:"));
+        assert!(parse("seal = \"magic\"").unwrap_err().starts_with("seal:"));
+        assert!(parse("data_dir = \"\"").unwrap_err().starts_with("data_dir:"));
+        assert!(parse("listne = \"x\"").unwrap_err().contains("listne"));
+        assert!(parse("dev_auth = \"yes\"").unwrap_err().contains("dev_auth"));
+    }
+
+    #[test]
+    fn the_example_file_is_valid() {
+        let text = include_str!("../../../contrib/trent.example.toml");
+        parse(text).unwrap();
+    }
+}
