@@ -208,7 +208,10 @@ mod tests {
             request_id: Some("r".into()),
             event_id: new_event_id(),
             read_only: true,
-            resources: vec![Resource::key("111122223333", "arn:aws:kms:us-east-1:111122223333:key/k")],
+            resources: vec![Resource::key(
+                "111122223333",
+                "arn:aws:kms:us-east-1:111122223333:key/k",
+            )],
             event_type: API_CALL.into(),
             management_event: true,
             recipient_account_id: Some("111122223333".into()),
@@ -221,7 +224,10 @@ mod tests {
         assert_eq!(json["sourceIPAddress"], "127.0.0.1");
         assert_eq!(json["requestID"], "r");
         assert_eq!(json["userIdentity"]["type"], "Root");
-        assert_eq!(json["resources"][0]["ARN"], "arn:aws:kms:us-east-1:111122223333:key/k");
+        assert_eq!(
+            json["resources"][0]["ARN"],
+            "arn:aws:kms:us-east-1:111122223333:key/k"
+        );
         assert_eq!(json["resources"][0]["type"], "AWS::KMS::Key");
         assert!(json["requestParameters"].is_null());
         assert!(json.get("errorCode").is_none());

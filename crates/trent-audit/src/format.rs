@@ -405,7 +405,10 @@ mod tests {
             let bad = RecordFrame::decode(&bad.body).unwrap();
             assert!(bad.open(&keys, "n1").is_none(), "flip at {i} accepted");
         }
-        assert!(matches!(read_frame(&file[..file.len() - 1], 0), ReadFrame::Torn));
+        assert!(matches!(
+            read_frame(&file[..file.len() - 1], 0),
+            ReadFrame::Torn
+        ));
         assert!(matches!(read_frame(&file, file.len()), ReadFrame::End));
     }
 

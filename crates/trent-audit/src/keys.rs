@@ -9,10 +9,10 @@
 //!
 //! Neither is reachable through the KMS API: they are not KMS keys.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
 use trent_crypto::root::RootKey;
 use trent_store::Store;
 use zeroize::Zeroizing;
@@ -105,7 +105,12 @@ impl AuditKeys {
     }
 
     /// Encrypts a record in place, appending the tag.
-    pub(crate) fn seal(&self, nonce: [u8; NONCE_LEN], aad: &[u8], data: &mut Vec<u8>) -> Result<()> {
+    pub(crate) fn seal(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        data: &mut Vec<u8>,
+    ) -> Result<()> {
         self.record
             .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), data)
             .map_err(|_| Error::Crypto(trent_crypto::Error::Encrypt))
@@ -113,11 +118,20 @@ impl AuditKeys {
 
     /// Decrypts a record (`ciphertext ‖ tag`); `None` if it does not
     /// authenticate.
-    pub(crate) fn open(&self, nonce: [u8; NONCE_LEN], aad: &[u8], sealed: &[u8]) -> Option<Vec<u8>> {
+    pub(crate) fn open(
+        &self,
+        nonce: [u8; NONCE_LEN],
+        aad: &[u8],
+        sealed: &[u8],
+    ) -> Option<Vec<u8>> {
         let mut buf = sealed.to_vec();
         let len = self
             .record
-            .open_in_place(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut buf)
+            .open_in_place(
+                Nonce::assume_unique_for_key(nonce),
+                Aad::from(aad),
+                &mut buf,
+            )
             .ok()?
             .len();
         buf.truncate(len);
@@ -208,6 +222,13 @@ impl PublicKey {
     }
 }
 
+/// Keys for unit tests.
+#[cfg(test)]
+pub(crate) fn test_keys() -> AuditKeys {
+    let pair = Ed25519KeyPair::generate().unwrap();
+    AuditKeys::from_secrets(&[7u8; 32], pair.to_pkcs8().unwrap().as_ref()).unwrap()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,12 +255,4 @@ mod tests {
         assert!(keys.open([1; 12], b"aaD", &data).is_none());
         assert!(keys.open([2; 12], b"aad", &data).is_none());
     }
-
-    pub(crate) fn test_keys() -> AuditKeys {
-        let pair = Ed25519KeyPair::generate().unwrap();
-        AuditKeys::from_secrets(&[7u8; 32], pair.to_pkcs8().unwrap().as_ref()).unwrap()
-    }
 }
-
-#[cfg(test)]
-pub(crate) use tests::test_keys;

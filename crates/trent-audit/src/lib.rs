@@ -11,13 +11,15 @@
 //! - [`format`] — the bytes: segment header, record and checkpoint frames
 //!   (specified in docs/FORMATS.md).
 //! - [`segment`] — segment files, one chain per node.
-//! - [`log`] — the writer: a channel to one writer thread, group-commit
-//!   fsync, rotation, retention, failing closed.
+//! - [`log`] — the writer: a channel to one writer thread, rotation,
+//!   retention, failing closed; its helpers (group-commit fsync, copying
+//!   checkpoints into the store) are in `commit`.
 //! - [`verify`] — checks chains, checkpoints and the store's checkpoint.
 //! - [`query`] — decrypts and filters records for operators.
 
 #![warn(missing_docs)]
 
+mod commit;
 pub mod config;
 mod error;
 pub mod event;
@@ -33,7 +35,8 @@ pub use config::{AuditConfig, Durability};
 pub use error::{Error, Result};
 pub use event::AuditEvent;
 pub use keys::{AuditKeys, PublicKey};
-pub use log::{AuditLog, Pending, checkpoint_meta, local_node_id};
+pub use log::{AuditLog, Pending, checkpoint_meta};
+pub use segment::local_node_id;
 
 #[cfg(test)]
 mod tests;

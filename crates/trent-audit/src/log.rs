@@ -12,24 +12,26 @@
 //! fails, every waiting record gets an error (the server answers 500) and
 //! [`AuditLog::is_healthy`] turns false until a new segment opens.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use tokio::sync::oneshot;
 use trent_store::Store;
 
+use crate::commit::{Publisher, Syncer};
 use crate::config::{AuditConfig, Durability};
 use crate::error::{Error, Result};
 use crate::event::AuditEvent;
 use crate::format::{Checkpoint, GENESIS, Hash, RecordFrame, SegmentHeader, frame_bytes};
 use crate::keys::AuditKeys;
-use crate::segment::{self, SegmentFile, segment_name};
+use crate::segment::{
+    self, SegmentFile, create_private_dir, create_segment, read_header, segment_name, sync_dir,
+};
 
 /// Most records written in one batch.
 const MAX_BATCH: usize = 4096;
@@ -42,10 +44,14 @@ pub fn checkpoint_meta(node: &str) -> String {
     format!("audit.checkpoint.{node}")
 }
 
-type Ack = oneshot::Sender<Result<()>>;
+pub(crate) type Ack = oneshot::Sender<Result<()>>;
 
 enum Msg {
-    Record { time_ms: i64, json: Vec<u8>, ack: Ack },
+    Record {
+        time_ms: i64,
+        json: Vec<u8>,
+        ack: Ack,
+    },
     Close(mpsc::Sender<()>),
 }
 
@@ -77,16 +83,16 @@ fn stopped() -> Error {
 }
 
 #[derive(Debug)]
-struct Shared {
-    healthy: AtomicBool,
-    closed: AtomicBool,
+pub(crate) struct Shared {
+    pub(crate) healthy: AtomicBool,
+    pub(crate) closed: AtomicBool,
     /// Set by the syncer when an fsync failed: the writer abandons the
     /// segment (its unsynced pages may be gone).
-    sync_failed: AtomicBool,
+    pub(crate) sync_failed: AtomicBool,
 }
 
 impl Shared {
-    fn fail(&self, what: &str) {
+    pub(crate) fn fail(&self, what: &str) {
         if self.healthy.swap(false, Ordering::SeqCst) {
             tracing::error!(
                 "audit log failure: {what}; requests are refused until the log can be written"
@@ -98,7 +104,8 @@ impl Shared {
 /// A node's audit log, open for writing.
 #[derive(Debug)]
 pub struct AuditLog {
-    tx: Mutex<Option<mpsc::Sender<Msg>>>,
+    /// Shared by every request thread without a lock (`Sender` is `Sync`).
+    tx: mpsc::Sender<Msg>,
     shared: Arc<Shared>,
     node: String,
     threads: Mutex<Vec<JoinHandle<()>>>,
@@ -152,7 +159,7 @@ impl AuditLog {
             spawn("audit-writer", Box::new(move || writer.run(rx)))?,
         ];
         Ok(AuditLog {
-            tx: Mutex::new(Some(tx)),
+            tx,
             shared,
             node,
             threads: Mutex::new(threads),
@@ -186,19 +193,18 @@ impl AuditLog {
             json,
             ack,
         };
-        match lock(&self.tx).as_ref().map(|tx| tx.send(msg)) {
-            Some(Ok(())) => Pending(rx),
-            _ => Pending::failed(stopped()),
+        match self.tx.send(msg) {
+            Ok(()) => Pending(rx),
+            Err(_) => Pending::failed(stopped()),
         }
     }
 
     /// Writes what is queued, a final checkpoint, fsyncs, records the
     /// checkpoint in the store and stops the threads. Later appends fail.
     pub fn close(&self) {
-        self.shared.closed.store(true, Ordering::SeqCst);
-        if let Some(tx) = lock(&self.tx).take() {
+        if !self.shared.closed.swap(true, Ordering::SeqCst) {
             let (done_tx, done_rx) = mpsc::channel();
-            if tx.send(Msg::Close(done_tx)).is_ok() {
+            if self.tx.send(Msg::Close(done_tx)).is_ok() {
                 let _ = done_rx.recv();
             }
         }
@@ -214,7 +220,7 @@ impl Drop for AuditLog {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
@@ -291,13 +297,6 @@ fn recover(config: &AuditConfig, keys: &AuditKeys, store: &dyn Store) -> Result<
         first_seq: first_seq.unwrap_or(last_seq + 1),
         next_segment,
     })
-}
-
-fn read_header(path: &Path) -> Option<SegmentHeader> {
-    let mut buf = vec![0u8; 8 + 2 + 64 + 56];
-    let mut file = File::open(path).ok()?;
-    let n = std::io::Read::read(&mut file, &mut buf).ok()?;
-    SegmentHeader::decode(&buf[..n]).ok().map(|(h, _)| h)
 }
 
 struct OpenSegment {
@@ -538,7 +537,10 @@ impl Writer {
     /// Creates segment `last_number + 1`, starting where the chain is.
     fn open_next_segment(&mut self) -> Result<()> {
         let number = self.last_number + 1;
-        let path = self.config.dir.join(segment_name(&self.config.node, number));
+        let path = self
+            .config
+            .dir
+            .join(segment_name(&self.config.node, number));
         let header = SegmentHeader {
             node: self.config.node.clone(),
             segment: number,
@@ -626,8 +628,12 @@ impl Writer {
         }
         for file in doomed {
             match std::fs::remove_file(&file.path) {
-                Ok(()) => tracing::info!(path = %file.path.display(), "audit segment removed by retention"),
-                Err(e) => tracing::warn!(path = %file.path.display(), error = %e, "audit retention"),
+                Ok(()) => {
+                    tracing::info!(path = %file.path.display(), "audit segment removed by retention")
+                }
+                Err(e) => {
+                    tracing::warn!(path = %file.path.display(), error = %e, "audit retention")
+                }
             }
         }
         let _ = sync_dir(&self.config.dir);
@@ -647,267 +653,6 @@ impl Writer {
     }
 }
 
-fn unavailable() -> Error {
+pub(crate) fn unavailable() -> Error {
     Error::Unavailable("the audit log cannot be written; see the server log".into())
-}
-
-fn create_segment(path: &Path, header: &[u8]) -> Result<File> {
-    let mut options = OpenOptions::new();
-    options.append(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path).map_err(|e| Error::io(path, e))?;
-    file.write_all(header)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(path, e))?;
-    Ok(file)
-}
-
-fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.is_dir() {
-        return Ok(());
-    }
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder.create(dir).map_err(|e| Error::io(dir, e))
-}
-
-/// Makes a file creation or removal in `dir` durable.
-fn sync_dir(dir: &Path) -> Result<()> {
-    #[cfg(unix)]
-    {
-        File::open(dir)
-            .and_then(|d| d.sync_all())
-            .map_err(|e| Error::io(dir, e))?;
-    }
-    #[cfg(not(unix))]
-    let _ = dir;
-    Ok(())
-}
-
-/// Group commit: fsyncs the current segment when asked to, at most every
-/// `interval` in buffered mode and right away for strict waiters (who
-/// arrive in groups while the previous fsync runs).
-struct Syncer {
-    state: Mutex<SyncState>,
-    wake: Condvar,
-    interval: Duration,
-}
-
-#[derive(Default)]
-struct SyncState {
-    file: Option<Arc<File>>,
-    dirty: bool,
-    waiters: Vec<Ack>,
-    checkpoint: Option<Checkpoint>,
-    stop: bool,
-}
-
-impl Syncer {
-    fn new(interval: Duration) -> Self {
-        Syncer {
-            state: Mutex::default(),
-            wake: Condvar::new(),
-            interval,
-        }
-    }
-
-    fn set_file(&self, file: Option<Arc<File>>) {
-        let mut state = lock(&self.state);
-        if file.is_none() {
-            for ack in state.waiters.drain(..) {
-                let _ = ack.send(Err(unavailable()));
-            }
-            state.checkpoint = None;
-            state.dirty = false;
-        }
-        state.file = file;
-    }
-
-    fn mark_dirty(&self) {
-        let mut state = lock(&self.state);
-        if !state.dirty {
-            state.dirty = true;
-            self.wake.notify_one();
-        }
-    }
-
-    fn wait_for_sync(&self, acks: Vec<Ack>) {
-        let mut state = lock(&self.state);
-        state.dirty = true;
-        state.waiters.extend(acks);
-        self.wake.notify_one();
-    }
-
-    fn publish_after_sync(&self, cp: Checkpoint) {
-        let mut state = lock(&self.state);
-        state.checkpoint = Some(cp);
-        state.dirty = true;
-        self.wake.notify_one();
-    }
-
-    fn stop(&self) {
-        lock(&self.state).stop = true;
-        self.wake.notify_one();
-    }
-
-    fn run(&self, shared: &Shared, publisher: &Publisher) {
-        let mut last_sync = Instant::now() - self.interval;
-        loop {
-            let (file, waiters, checkpoint) = {
-                let mut state = lock(&self.state);
-                loop {
-                    let due = !state.waiters.is_empty()
-                        || (state.dirty && (state.stop || last_sync.elapsed() >= self.interval));
-                    if due {
-                        break;
-                    }
-                    if state.stop {
-                        return;
-                    }
-                    let wait = if state.dirty {
-                        self.interval.saturating_sub(last_sync.elapsed())
-                    } else {
-                        self.interval
-                    };
-                    state = self
-                        .wake
-                        .wait_timeout(state, wait)
-                        .map(|(guard, _)| guard)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner().0);
-                }
-                state.dirty = false;
-                (
-                    state.file.clone(),
-                    std::mem::take(&mut state.waiters),
-                    state.checkpoint.take(),
-                )
-            };
-            let result = match &file {
-                Some(file) => file.sync_data(),
-                None => Err(std::io::Error::other("no open segment")),
-            };
-            last_sync = Instant::now();
-            match result {
-                Ok(()) => {
-                    for ack in waiters {
-                        let _ = ack.send(Ok(()));
-                    }
-                    if let Some(cp) = checkpoint {
-                        publisher.publish(cp);
-                    }
-                }
-                Err(e) => {
-                    shared.fail(&format!("fsync: {e}"));
-                    shared.sync_failed.store(true, Ordering::SeqCst);
-                    for ack in waiters {
-                        let _ = ack.send(Err(unavailable()));
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Copies durable checkpoints into the store, newest only, never going
-/// backwards.
-struct Publisher {
-    store: Arc<dyn Store>,
-    meta_name: String,
-    slot: Mutex<(Option<Checkpoint>, bool)>,
-    wake: Condvar,
-    /// Held while writing; the seq last written.
-    written: Mutex<u64>,
-}
-
-impl Publisher {
-    fn new(store: Arc<dyn Store>, node: &str) -> Self {
-        Publisher {
-            store,
-            meta_name: checkpoint_meta(node),
-            slot: Mutex::new((None, false)),
-            wake: Condvar::new(),
-            written: Mutex::new(0),
-        }
-    }
-
-    fn publish(&self, cp: Checkpoint) {
-        lock(&self.slot).0 = Some(cp);
-        self.wake.notify_one();
-    }
-
-    fn publish_now(&self, cp: &Checkpoint) -> Result<()> {
-        let mut written = lock(&self.written);
-        if cp.seq < *written {
-            return Ok(());
-        }
-        self.store.put_meta(&self.meta_name, &cp.encode())?;
-        *written = cp.seq;
-        Ok(())
-    }
-
-    fn stop(&self) {
-        lock(&self.slot).1 = true;
-        self.wake.notify_one();
-    }
-
-    fn run(&self) {
-        loop {
-            let cp = {
-                let mut slot = lock(&self.slot);
-                while slot.0.is_none() && !slot.1 {
-                    slot = self
-                        .wake
-                        .wait(slot)
-                        .unwrap_or_else(|poisoned| poisoned.into_inner());
-                }
-                match slot.0.take() {
-                    Some(cp) => cp,
-                    None => return,
-                }
-            };
-            if let Err(e) = self.publish_now(&cp) {
-                tracing::warn!(error = %e, "recording the audit checkpoint in the store");
-            }
-        }
-    }
-}
-
-/// Reads `DIR/node-id`, creating it with a random id on first use.
-pub fn local_node_id(dir: &Path) -> Result<String> {
-    let path: PathBuf = dir.join("node-id");
-    match std::fs::read_to_string(&path) {
-        Ok(text) => {
-            let id = text.trim().to_owned();
-            if crate::format::valid_node_id(&id) {
-                return Ok(id);
-            }
-            return Err(Error::Format(format!("{}: not a node id", path.display())));
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(&path, e)),
-    }
-    create_private_dir(dir)?;
-    let mut bytes = [0u8; 4];
-    trent_crypto::random_bytes(&mut bytes)?;
-    let id = format!(
-        "node-{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    );
-    let tmp = dir.join(format!("node-id.{id}.tmp"));
-    std::fs::write(&tmp, format!("{id}\n")).map_err(|e| Error::io(&tmp, e))?;
-    // Two processes racing: the first link wins (linking never replaces),
-    // and both read the winner back.
-    let _ = std::fs::hard_link(&tmp, &path);
-    let _ = std::fs::remove_file(&tmp);
-    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
-    Ok(text.trim().to_owned())
 }

@@ -91,17 +91,20 @@ impl Filter {
 fn concerns_key(event: &Value, key: &str) -> bool {
     let arn_hit = |arn: &str| arn == key || arn.rsplit_once('/').is_some_and(|(_, id)| id == key);
     let resources = event["resources"].as_array().into_iter().flatten();
-    if resources
-        .filter_map(|r| r["ARN"].as_str())
-        .any(arn_hit)
-    {
+    if resources.filter_map(|r| r["ARN"].as_str()).any(arn_hit) {
         return true;
     }
     let params = &event["requestParameters"];
-    ["keyId", "targetKeyId", "sourceKeyId", "destinationKeyId", "aliasName"]
-        .iter()
-        .filter_map(|f| params[*f].as_str())
-        .any(|v| v == key || arn_hit(v))
+    [
+        "keyId",
+        "targetKeyId",
+        "sourceKeyId",
+        "destinationKeyId",
+        "aliasName",
+    ]
+    .iter()
+    .filter_map(|f| params[*f].as_str())
+    .any(|v| v == key || arn_hit(v))
 }
 
 /// Calls `each` with every record passing `filter`, node by node, in chain
@@ -196,7 +199,8 @@ fn read_new(
     let mut f = std::fs::File::open(&file.path).map_err(|e| Error::io(&file.path, e))?;
     let mut bytes = Vec::new();
     if cursor.offset == 0 {
-        f.read_to_end(&mut bytes).map_err(|e| Error::io(&file.path, e))?;
+        f.read_to_end(&mut bytes)
+            .map_err(|e| Error::io(&file.path, e))?;
         let Ok((_, header_len)) = SegmentHeader::decode(&bytes) else {
             return Ok(()); // being created
         };

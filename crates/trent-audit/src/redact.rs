@@ -301,7 +301,10 @@ mod tests {
         assert_eq!(v["encryptionContext"]["Plaintext"], "ctx-value-kept");
         assert_eq!(v["tags"][0]["tagKey"], "team");
         assert!(v["tags"][0].get("secret").is_none());
-        assert_eq!(v["recipient"]["keyEncryptionAlgorithm"], "RSAES_OAEP_SHA_256");
+        assert_eq!(
+            v["recipient"]["keyEncryptionAlgorithm"],
+            "RSAES_OAEP_SHA_256"
+        );
         let text = v.to_string();
         for secret in ["c2VjcmV0", "token-secret", "nested-in-unknown", "ZG9j"] {
             assert!(!text.contains(secret), "{secret} leaked: {text}");
@@ -337,8 +340,9 @@ mod tests {
 
     #[test]
     fn numeric_and_boolean_fields_keep_only_numbers_and_booleans() {
-        let v = filter(br#"{"NumberOfBytes": "smuggled", "DryRun": "x", "Limit": 5, "Enabled": true}"#)
-            .unwrap();
+        let v =
+            filter(br#"{"NumberOfBytes": "smuggled", "DryRun": "x", "Limit": 5, "Enabled": true}"#)
+                .unwrap();
         assert_eq!(v, serde_json::json!({"limit": 5, "enabled": true}));
     }
 

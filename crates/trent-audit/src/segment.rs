@@ -1,8 +1,10 @@
 //! Segment files: `DIR/<node>.<number, 10 digits>.audit`. Each node writes
 //! its own chain into its own files, so nodes sharing a store (and a
-//! directory) never interleave.
+//! directory) never interleave; a node's id is kept in `DIR/node-id`.
 
 use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{Error, Result};
@@ -126,6 +128,87 @@ pub fn parse(bytes: &[u8]) -> Result<ParsedSegment> {
         end,
         len: bytes.len(),
     })
+}
+
+/// Reads just a segment's header.
+pub(crate) fn read_header(path: &Path) -> Option<SegmentHeader> {
+    let mut buf = vec![0u8; 8 + 2 + 64 + 56];
+    let mut file = File::open(path).ok()?;
+    let n = std::io::Read::read(&mut file, &mut buf).ok()?;
+    SegmentHeader::decode(&buf[..n]).ok().map(|(h, _)| h)
+}
+
+pub(crate) fn create_segment(path: &Path, header: &[u8]) -> Result<File> {
+    let mut options = OpenOptions::new();
+    options.append(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| Error::io(path, e))?;
+    file.write_all(header)
+        .and_then(|()| file.sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    Ok(file)
+}
+
+pub(crate) fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir).map_err(|e| Error::io(dir, e))
+}
+
+/// Makes a file creation or removal in `dir` durable.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        File::open(dir)
+            .and_then(|d| d.sync_all())
+            .map_err(|e| Error::io(dir, e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    Ok(())
+}
+
+/// Reads `DIR/node-id`, creating it with a random id on first use.
+pub fn local_node_id(dir: &Path) -> Result<String> {
+    let path: PathBuf = dir.join("node-id");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => {
+            let id = text.trim().to_owned();
+            if valid_node_id(&id) {
+                return Ok(id);
+            }
+            return Err(Error::Format(format!("{}: not a node id", path.display())));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(&path, e)),
+    }
+    create_private_dir(dir)?;
+    let mut bytes = [0u8; 4];
+    trent_crypto::random_bytes(&mut bytes)?;
+    let id = format!(
+        "node-{}",
+        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
+    );
+    let tmp = dir.join(format!("node-id.{id}.tmp"));
+    std::fs::write(&tmp, format!("{id}\n")).map_err(|e| Error::io(&tmp, e))?;
+    // Two processes racing: the first link wins (linking never replaces),
+    // and both read the winner back.
+    let _ = std::fs::hard_link(&tmp, &path);
+    let _ = std::fs::remove_file(&tmp);
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io(&path, e))?;
+    Ok(text.trim().to_owned())
 }
 
 #[cfg(test)]

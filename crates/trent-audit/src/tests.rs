@@ -73,7 +73,8 @@ impl Fixture {
 
     fn names(&self) -> Vec<u64> {
         let all = segment::list(&self.audit_dir()).unwrap();
-        all.get("n1").map_or(vec![], |f| f.iter().map(|f| f.number).collect())
+        all.get("n1")
+            .map_or(vec![], |f| f.iter().map(|f| f.number).collect())
     }
 
     fn segment_path(&self, number: u64) -> PathBuf {
@@ -82,10 +83,15 @@ impl Fixture {
 
     fn events(&self) -> Vec<serde_json::Value> {
         let mut out = Vec::new();
-        query::scan(&self.audit_dir(), &self.keys, &Filter::default(), &mut |r| {
-            out.push(r.event);
-            true
-        })
+        query::scan(
+            &self.audit_dir(),
+            &self.keys,
+            &Filter::default(),
+            &mut |r| {
+                out.push(r.event);
+                true
+            },
+        )
         .unwrap();
         out
     }
@@ -101,7 +107,12 @@ fn sample(i: usize) -> AuditEvent {
         },
         event_time: event::event_time(time::OffsetDateTime::now_utc()),
         event_source: event::EVENT_SOURCE.into(),
-        event_name: if i % 2 == 0 { "Encrypt" } else { "Decrypt" }.into(),
+        event_name: if i.is_multiple_of(2) {
+            "Encrypt"
+        } else {
+            "Decrypt"
+        }
+        .into(),
         aws_region: "us-east-1".into(),
         source_ip_address: "127.0.0.1".into(),
         user_agent: "unit".into(),
@@ -138,10 +149,7 @@ fn frames(path: &Path) -> Vec<(usize, usize, Option<u64>)> {
 }
 
 fn frame_of(path: &Path, seq: u64) -> (usize, usize) {
-    let (offset, len, _) = frames(path)
-        .into_iter()
-        .find(|f| f.2 == Some(seq))
-        .unwrap();
+    let (offset, len, _) = frames(path).into_iter().find(|f| f.2 == Some(seq)).unwrap();
     (offset, len)
 }
 
@@ -164,7 +172,9 @@ fn a_written_log_verifies_and_reads_back_in_order() {
     assert_eq!(report.decrypted, 10);
     assert_eq!(report.newest_checkpoint.as_ref().unwrap().seq, 10);
     let ids: Vec<_> = fx.events().iter().map(|e| e["requestID"].clone()).collect();
-    let want: Vec<_> = (0..10).map(|i| serde_json::json!(format!("req-{i}"))).collect();
+    let want: Vec<_> = (0..10)
+        .map(|i| serde_json::json!(format!("req-{i}")))
+        .collect();
     assert_eq!(ids, want);
 
     // The files hold no readable event text: records are encrypted.
@@ -199,12 +209,48 @@ fn filters_select_by_operation_key_and_time() {
         .unwrap();
         n
     };
-    assert_eq!(count(Filter { operation: Some("decrypt".into()), ..Filter::default() }), 3);
-    assert_eq!(count(Filter { key: Some("key-4".into()), ..Filter::default() }), 1);
-    assert_eq!(count(Filter { principal: Some("111122223333".into()), ..Filter::default() }), 6);
-    assert_eq!(count(Filter { error: Some("any".into()), ..Filter::default() }), 0);
-    assert_eq!(count(Filter { since_ms: Some(i64::MAX), ..Filter::default() }), 0);
-    assert_eq!(count(Filter { until_ms: Some(i64::MAX), ..Filter::default() }), 6);
+    assert_eq!(
+        count(Filter {
+            operation: Some("decrypt".into()),
+            ..Filter::default()
+        }),
+        3
+    );
+    assert_eq!(
+        count(Filter {
+            key: Some("key-4".into()),
+            ..Filter::default()
+        }),
+        1
+    );
+    assert_eq!(
+        count(Filter {
+            principal: Some("111122223333".into()),
+            ..Filter::default()
+        }),
+        6
+    );
+    assert_eq!(
+        count(Filter {
+            error: Some("any".into()),
+            ..Filter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        count(Filter {
+            since_ms: Some(i64::MAX),
+            ..Filter::default()
+        }),
+        0
+    );
+    assert_eq!(
+        count(Filter {
+            until_ms: Some(i64::MAX),
+            ..Filter::default()
+        }),
+        6
+    );
 }
 
 #[test]
@@ -400,7 +446,10 @@ fn a_log_that_cannot_be_written_fails_closed_and_recovers() {
     log.close();
     let report = fx.verify();
     assert!(report.ok(), "{report:#?}");
-    assert!(log.append(&sample(1000)).wait().is_err(), "closed log accepted a record");
+    assert!(
+        log.append(&sample(1000)).wait().is_err(),
+        "closed log accepted a record"
+    );
 }
 
 #[test]

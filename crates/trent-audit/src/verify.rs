@@ -87,7 +87,11 @@ pub fn verify_dir(
     stored_checkpoint: &dyn Fn(&str) -> Result<Option<Vec<u8>>>,
 ) -> Result<Vec<NodeReport>> {
     let mut all = segment::list(dir)?;
-    let nodes: BTreeSet<String> = all.keys().cloned().chain(expected.iter().cloned()).collect();
+    let nodes: BTreeSet<String> = all
+        .keys()
+        .cloned()
+        .chain(expected.iter().cloned())
+        .collect();
     let mut reports = Vec::new();
     for node in nodes {
         let files = all.remove(&node).unwrap_or_default();
@@ -118,7 +122,11 @@ pub fn verify_node(
     if let Some(bytes) = stored {
         match Checkpoint::decode(bytes) {
             Ok(cp) if cp.verify(trust.public_key, node) => v.stored = Some(cp),
-            _ => v.problem(0, "store", "the store's checkpoint is malformed or its signature is invalid".into()),
+            _ => v.problem(
+                0,
+                "store",
+                "the store's checkpoint is malformed or its signature is invalid".into(),
+            ),
         }
     }
     let mut previous_number = None;
@@ -176,7 +184,14 @@ impl Verifier<'_> {
         let h = &parsed.header;
         if h.node != self.report.node || h.segment != file.number {
             let seq = h.first_seq;
-            self.problem(seq, name, format!("header names node '{}' segment {}: the file was renamed or copied", h.node, h.segment));
+            self.problem(
+                seq,
+                name,
+                format!(
+                    "header names node '{}' segment {}: the file was renamed or copied",
+                    h.node, h.segment
+                ),
+            );
         }
         match self.last {
             None => {
@@ -188,15 +203,32 @@ impl Verifier<'_> {
             }
             Some((last, prev)) if h.first_seq != last + 1 || h.prev_hash != prev => {
                 if h.first_seq > last + 1 {
-                    self.problem(last + 1, name, format!("records {}..={} are missing (this segment starts at {})", last + 1, h.first_seq - 1, h.first_seq));
+                    self.problem(
+                        last + 1,
+                        name,
+                        format!(
+                            "records {}..={} are missing (this segment starts at {})",
+                            last + 1,
+                            h.first_seq - 1,
+                            h.first_seq
+                        ),
+                    );
                 } else {
-                    self.problem(h.first_seq.max(1), name, format!("segment does not continue the chain after record {last}"));
+                    self.problem(
+                        h.first_seq.max(1),
+                        name,
+                        format!("segment does not continue the chain after record {last}"),
+                    );
                 }
                 self.last = Some((h.first_seq.saturating_sub(1), h.prev_hash));
             }
             Some(_) => {}
         }
-        if self.stored.as_ref().is_some_and(|cp| cp.seq + 1 == h.first_seq) {
+        if self
+            .stored
+            .as_ref()
+            .is_some_and(|cp| cp.seq + 1 == h.first_seq)
+        {
             self.stored_hash = Some(h.prev_hash);
         }
         for (offset, frame) in &parsed.frames {
@@ -229,19 +261,36 @@ impl Verifier<'_> {
                 Some(json) if serde_json::from_slice::<serde_json::Value>(&json).is_ok() => {
                     self.report.decrypted += 1;
                 }
-                _ => self.problem(r.seq, location, format!("record {} was altered: it does not authenticate", r.seq)),
+                _ => self.problem(
+                    r.seq,
+                    location,
+                    format!("record {} was altered: it does not authenticate", r.seq),
+                ),
             }
         }
         if r.seq != last + 1 {
             if r.seq > last + 1 {
                 let what = if r.seq == last + 2 {
-                    format!("record {} is missing (the next present is {})", last + 1, r.seq)
+                    format!(
+                        "record {} is missing (the next present is {})",
+                        last + 1,
+                        r.seq
+                    )
                 } else {
-                    format!("records {}..={} are missing (the next present is {})", last + 1, r.seq - 1, r.seq)
+                    format!(
+                        "records {}..={} are missing (the next present is {})",
+                        last + 1,
+                        r.seq - 1,
+                        r.seq
+                    )
                 };
                 self.problem(last + 1, location, what);
             } else {
-                self.problem(r.seq, location, format!("record {} is out of order (expected {})", r.seq, last + 1));
+                self.problem(
+                    r.seq,
+                    location,
+                    format!("record {} is out of order (expected {})", r.seq, last + 1),
+                );
             }
         } else if r.prev != prev {
             self.problem(r.seq, location, format!("record {} does not follow record {}: the chain is broken (a record was altered or replaced)", r.seq, last));
@@ -258,7 +307,11 @@ impl Verifier<'_> {
 
     fn checkpoint(&mut self, cp: &Checkpoint, location: &str) {
         if !cp.verify(self.trust.public_key, &self.report.node) {
-            self.problem(cp.seq.max(1), location, format!("checkpoint for record {} has an invalid signature", cp.seq));
+            self.problem(
+                cp.seq.max(1),
+                location,
+                format!("checkpoint for record {} has an invalid signature", cp.seq),
+            );
             return;
         }
         let (last, prev) = self.last.unwrap_or((0, GENESIS));
@@ -285,15 +338,31 @@ impl Verifier<'_> {
         if let Some(stored) = self.stored.clone() {
             if stored.seq > last {
                 let what = if self.report.segments == 0 {
-                    format!("records {}..={} are missing: the store's checkpoint covers them but there are no segment files", last + 1, stored.seq)
+                    format!(
+                        "records {}..={} are missing: the store's checkpoint covers them but there are no segment files",
+                        last + 1,
+                        stored.seq
+                    )
                 } else {
-                    format!("records {}..={} are missing: the log ends at record {last} but the store's checkpoint covers record {} (the tail was cut)", last + 1, stored.seq, stored.seq)
+                    format!(
+                        "records {}..={} are missing: the log ends at record {last} but the store's checkpoint covers record {} (the tail was cut)",
+                        last + 1,
+                        stored.seq,
+                        stored.seq
+                    )
                 };
                 self.problem(last + 1, "end of log", what);
             } else if self.first_present.is_some_and(|f| stored.seq + 1 >= f)
                 && self.stored_hash != Some(stored.head)
             {
-                self.problem(stored.seq.max(1), "store", format!("record {} does not match the store's checkpoint", stored.seq));
+                self.problem(
+                    stored.seq.max(1),
+                    "store",
+                    format!(
+                        "record {} does not match the store's checkpoint",
+                        stored.seq
+                    ),
+                );
             }
             self.newer(stored);
         }

@@ -119,6 +119,10 @@ pub struct RunStats {
     pub server_cores_busy: Option<f64>,
     /// Generator CPU use during the window, in cores.
     pub client_cores_busy: f64,
+    /// CPU use of everything else on the machine during the window, in
+    /// cores (busy time from /proc/stat less server and generator): other
+    /// work that competed with this run.
+    pub other_cores_busy: Option<f64>,
     /// Key ids from successful CreateKey responses (when collected).
     #[serde(skip)]
     pub key_ids: Vec<String>,
@@ -201,10 +205,7 @@ pub async fn run(config: &LoadConfig, signer: &Signer, prepared: Arc<Prepared>) 
     });
     shared.go.wait().await;
     tokio::time::sleep_until(record_from.into()).await;
-    let cpu_before = (
-        procfs::cpu_seconds(0),
-        config.server_pid.and_then(procfs::cpu_seconds),
-    );
+    let cpu_before = cpu_now(config.server_pid);
     if let Some(end) = end {
         tokio::time::sleep_until(end.into()).await;
     }
@@ -213,10 +214,7 @@ pub async fn run(config: &LoadConfig, signer: &Signer, prepared: Arc<Prepared>) 
     for handle in workers {
         if cpu_after.is_none() && end.is_some() {
             // Duration mode: the window closed at `end`, read CPU there.
-            cpu_after = Some((
-                procfs::cpu_seconds(0),
-                config.server_pid.and_then(procfs::cpu_seconds),
-            ));
+            cpu_after = Some(cpu_now(config.server_pid));
         }
         match handle.await {
             Ok(stats) => merge(&mut total, stats),
@@ -224,12 +222,7 @@ pub async fn run(config: &LoadConfig, signer: &Signer, prepared: Arc<Prepared>) 
         }
     }
     let finished = end.unwrap_or_else(Instant::now);
-    let cpu_after = cpu_after.unwrap_or_else(|| {
-        (
-            procfs::cpu_seconds(0),
-            config.server_pid.and_then(procfs::cpu_seconds),
-        )
-    });
+    let cpu_after = cpu_after.unwrap_or_else(|| cpu_now(config.server_pid));
     summarize(
         n,
         total,
@@ -254,7 +247,16 @@ fn merge(total: &mut WorkerStats, stats: WorkerStats) {
     total.key_ids.extend(stats.key_ids);
 }
 
-type CpuPair = (Option<f64>, Option<f64>);
+/// (generator, server, whole machine) CPU seconds.
+type CpuPair = (Option<f64>, Option<f64>, Option<f64>);
+
+fn cpu_now(server_pid: Option<u32>) -> CpuPair {
+    (
+        procfs::cpu_seconds(0),
+        server_pid.and_then(procfs::cpu_seconds),
+        procfs::machine_busy_seconds(),
+    )
+}
 
 fn summarize(
     connections: usize,
@@ -294,6 +296,10 @@ fn summarize(
         server_cpu_us_per_request: server_cpu.map(per_request),
         server_cores_busy: server_cpu.map(|s| round1(s / elapsed_s * 100.0) / 100.0),
         client_cores_busy: round1(client_cpu / elapsed_s * 100.0) / 100.0,
+        other_cores_busy: after.2.zip(before.2).map(|(a, b)| {
+            let other = (a - b) - client_cpu - server_cpu.unwrap_or(0.0);
+            round1(other.max(0.0) / elapsed_s * 100.0) / 100.0
+        }),
         key_ids: total.key_ids,
     }
 }

@@ -42,7 +42,7 @@ pub fn render(report: &SuiteReport, json_path: &Path) -> String {
     let m = &report.machine;
     let _ = writeln!(
         out,
-        "## Latest run ({} mode, {})\n",
+        "### Latest run ({} mode, {})\n",
         report.mode, report.started_utc
     );
     let _ = writeln!(out, "Command: `{}`  ", report.command);
@@ -61,7 +61,7 @@ pub fn render(report: &SuiteReport, json_path: &Path) -> String {
 
     let _ = writeln!(
         out,
-        "### Targets (issue 10)\n\n| Target | Measured | Verdict |\n|---|---|---|"
+        "#### Targets (issue 10)\n\n| Target | Measured | Verdict |\n|---|---|---|"
     );
     for t in &report.targets {
         let _ = writeln!(out, "| {} | {} | **{}** |", t.goal, t.measured, t.verdict);
@@ -85,11 +85,11 @@ fn main_table(out: &mut String, report: &SuiteReport) {
         .map_or(0.0, |s| s.rps);
     let _ = writeln!(
         out,
-        "\n### Workloads at the main concurrency\n\nLatencies in ms; CPU in µs per request from /proc (server: the server process; client: this generator, signing included).\n"
+        "\n#### Workloads at the main concurrency\n\nLatencies in ms; CPU in µs per request from /proc (server: the server process; client: this generator, signing included). \"Other load\" is CPU that everything else on the machine used during the run (from /proc/stat): when it is not near 0, throughput and latency of that row were cut by other work, while CPU per request stays comparable.\n"
     );
     let _ = writeln!(
         out,
-        "| Server | Workload | Conns | req/s | vs bare hyper | p50 | p90 | p99 | p99.9 | max | server CPU µs/req | server cores | client CPU µs/req | sign µs/req | errors |"
+        "| Server | Workload | Conns | req/s | vs bare hyper | p50 | p90 | p99 | p99.9 | max | server CPU µs/req | server cores | client CPU µs/req | sign µs/req | other load (cores) | errors |"
     );
     let _ = writeln!(
         out,
@@ -104,7 +104,7 @@ fn row(out: &mut String, r: &RunRecord, bare: f64) {
     let Some(s) = &r.stats else {
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | | | | | | | | | | | {} |",
+            "| {} | {} | {} | {} | | | | | | | | | | | | {} |",
             r.target,
             r.workload,
             r.connections,
@@ -129,7 +129,7 @@ fn row(out: &mut String, r: &RunRecord, bare: f64) {
     };
     let _ = writeln!(
         out,
-        "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} |",
+        "| {} | {} | {} | {:.0} | {} | {} | {} | {} | {} | {} | {} | {} | {:.1} | {:.1} | {} | {} |",
         r.target,
         r.workload,
         r.connections,
@@ -144,6 +144,7 @@ fn row(out: &mut String, r: &RunRecord, bare: f64) {
         opt(s.server_cores_busy, 2),
         s.client_cpu_us_per_request,
         s.sign_us_per_request,
+        opt(s.other_cores_busy, 2),
         error_text
     );
 }
@@ -151,13 +152,18 @@ fn row(out: &mut String, r: &RunRecord, bare: f64) {
 fn primitive_table(out: &mut String, report: &SuiteReport) {
     let _ = writeln!(
         out,
-        "\n### Primitives alone (in process, one core) and what a request costs around them\n"
+        "\n#### Primitives alone (in process, one core) and what a request costs around them\n"
     );
-    let _ = writeln!(out, "| Primitive | ns/op | ops/s per core |\n|---|---|---|");
+    let _ = writeln!(
+        out,
+        "| Primitive | ns/op (suite start) | ops/s per core | ns/op (next to the Sign runs) |\n|---|---|---|---|"
+    );
     for p in &report.primitives {
+        let adjacent = crate::primitives::find(&report.primitives_adjacent, &p.name)
+            .map_or("—".into(), |a| format!("{:.0}", a.ns_per_op));
         let _ = writeln!(
             out,
-            "| {} | {:.0} | {:.0} |",
+            "| {} | {:.0} | {:.0} | {adjacent} |",
             p.name, p.ns_per_op, p.ops_per_s
         );
     }
@@ -180,7 +186,8 @@ fn primitive_table(out: &mut String, report: &SuiteReport) {
         let (Some(cpu), Some(p)) = (
             run.and_then(|r| r.stats.as_ref())
                 .and_then(|s| s.server_cpu_us_per_request),
-            crate::primitives::find(&report.primitives, primitive),
+            crate::primitives::find(&report.primitives_adjacent, primitive)
+                .or_else(|| crate::primitives::find(&report.primitives, primitive)),
         ) else {
             continue;
         };
@@ -201,7 +208,7 @@ fn moto_table(out: &mut String, report: &SuiteReport) {
     }
     let _ = writeln!(
         out,
-        "\n### Trent vs moto_server (same generator, same connections)\n\n| Workload | trent req/s | moto req/s | ratio | moto p99 ms |\n|---|---|---|---|---|"
+        "\n#### Trent vs moto_server (same generator, same connections)\n\n| Workload | trent req/s | moto req/s | ratio | moto p99 ms |\n|---|---|---|---|---|"
     );
     for m in moto {
         let trent = report
@@ -274,7 +281,7 @@ fn sweep_tables(out: &mut String, report: &SuiteReport) {
     levels.dedup();
     let _ = writeln!(
         out,
-        "\n### Encrypt 1 KiB vs concurrency\n\n| Conns | bare hyper req/s | bare p99 ms | trent req/s | trent p50 ms | trent p99 ms | trent/bare |\n|---|---|---|---|---|---|---|"
+        "\n#### Encrypt 1 KiB vs concurrency\n\n| Conns | bare hyper req/s | bare p99 ms | trent req/s | trent p50 ms | trent p99 ms | trent/bare |\n|---|---|---|---|---|---|---|"
     );
     for c in levels {
         let (b, t) = (find("bare-hyper", c), find("trent", c));
@@ -294,7 +301,7 @@ fn sweep_tables(out: &mut String, report: &SuiteReport) {
     }
     let _ = writeln!(
         out,
-        "\n### Encrypt 1 KiB vs distinct keys in use (after a restart; first touches load the key from the store)\n\n| Distinct keys | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | errors |\n|---|---|---|---|---|---|---|"
+        "\n#### Encrypt 1 KiB vs distinct keys in use (after a restart; first touches load the key from the store)\n\n| Distinct keys | req/s | p50 ms | p99 ms | max ms | server CPU µs/req | errors |\n|---|---|---|---|---|---|---|"
     );
     for r in report.runs.iter().filter(|r| r.group == "distinct-keys") {
         if let Some(s) = &r.stats {
@@ -317,7 +324,7 @@ fn memory_table(out: &mut String, report: &SuiteReport) {
     let Some(m) = &report.memory else { return };
     let _ = writeln!(
         out,
-        "\n### Memory and start-up\n\n| Measure | Value |\n|---|---|"
+        "\n#### Memory and start-up\n\n| Measure | Value |\n|---|---|"
     );
     let rows = [
         ("keys in the store", m.keys_in_store.to_string()),
@@ -364,7 +371,7 @@ fn error_list(out: &mut String, report: &SuiteReport) {
     if with_errors.is_empty() {
         return;
     }
-    let _ = writeln!(out, "### Errors seen\n");
+    let _ = writeln!(out, "#### Errors seen\n");
     for r in with_errors {
         if let Some(s) = &r.stats {
             let _ = writeln!(

@@ -47,7 +47,9 @@ impl Server {
         let addr = tokio::time::timeout(START_TIMEOUT, async {
             while let Ok(Some(line)) = lines.next_line().await {
                 let line = line.trim();
-                let rest = line.strip_prefix("listening on http://").or_else(|| line.strip_prefix("listening on https://"));
+                let rest = line
+                    .strip_prefix("listening on http://")
+                    .or_else(|| line.strip_prefix("listening on https://"));
                 if let Some(rest) = rest {
                     return rest
                         .parse::<SocketAddr>()

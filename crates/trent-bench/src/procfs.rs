@@ -29,6 +29,24 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
+/// CPU time the whole machine has spent busy (user, nice, system, irq,
+/// softirq, steal) since boot, in seconds, from the `cpu` line of /proc/stat.
+pub fn machine_busy_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().find(|l| l.starts_with("cpu "))?;
+    let fields: Vec<u64> = line
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal …
+    let busy = [0usize, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| fields.get(i))
+        .sum::<u64>();
+    Some(busy as f64 / 100.0)
+}
+
 /// Facts about the machine a run was made on.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Machine {
@@ -102,5 +120,6 @@ mod tests {
         assert!(cpu_seconds(0).is_some());
         assert!(cpu_seconds(me).is_some());
         assert!(machine().nproc >= 1);
+        assert!(machine_busy_seconds().is_some_and(|s| s > 0.0));
     }
 }

@@ -81,6 +81,9 @@ pub struct SuiteReport {
     pub settings: serde_json::Value,
     /// Primitive timings.
     pub primitives: Vec<Timing>,
+    /// Primitive timings taken right after the Sign runs (what the Sign
+    /// targets compare with).
+    pub primitives_adjacent: Vec<Timing>,
     /// Every run.
     pub runs: Vec<RunRecord>,
     /// Memory and cold start.
@@ -117,6 +120,7 @@ impl SuiteReport {
                 "generator": "closed loop, one keep-alive HTTP/1.1 connection per worker, every request SigV4-signed as sent",
             }),
             primitives: Vec::new(),
+            primitives_adjacent: Vec::new(),
             runs: Vec::new(),
             memory: None,
             tls: String::new(),
@@ -183,6 +187,12 @@ impl SuiteReport {
         self.targets = targets;
     }
 
+    /// A primitive's timing: the one taken next to the Sign runs if any.
+    fn primitive(&self, prefix: &str) -> Option<&Timing> {
+        primitives::find(&self.primitives_adjacent, prefix)
+            .or_else(|| primitives::find(&self.primitives, prefix))
+    }
+
     fn p99_target(&self, encrypt: Option<&RunStats>) -> Target {
         let goal = "Encrypt 1 KiB @64: p99 ≤ 2 ms";
         let half = self.stats("trent", "encrypt-1k", "half-load");
@@ -223,8 +233,8 @@ impl SuiteReport {
     fn ecdsa_target(&self, encrypt: Option<&RunStats>) -> Target {
         let goal = "ECDSA P-256 Sign: server cost/request ≤ primitive + Encrypt overhead";
         let sign = self.stats("trent", "sign-ecc-p256", "main");
-        let ecdsa = primitives::find(&self.primitives, "ecdsa-p256-sha256 sign");
-        let aes = primitives::find(&self.primitives, "aes-256-gcm");
+        let ecdsa = self.primitive("ecdsa-p256-sha256 sign");
+        let aes = self.primitive("aes-256-gcm");
         match (sign, encrypt, ecdsa, aes) {
             (Some(s), Some(e), Some(p), Some(a)) => {
                 let (Some(sign_us), Some(encrypt_us)) =
@@ -251,7 +261,7 @@ impl SuiteReport {
         let goal = "RSA-2048 Sign: within 10% of the primitive's rate per core";
         match (
             self.stats("trent", "sign-rsa-2048", "main"),
-            primitives::find(&self.primitives, "rsa-2048"),
+            self.primitive("rsa-2048"),
         ) {
             (Some(s), Some(p)) => match s.server_cpu_us_per_request {
                 Some(us) if us > 0.0 => {

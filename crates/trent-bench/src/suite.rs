@@ -117,7 +117,7 @@ fn amount(config: &SuiteConfig) -> Amount {
 fn print_run(record: &RunRecord) {
     match &record.stats {
         Some(s) => eprintln!(
-            "   {:<8} {:<18} c={:<3} keys={:<6} {:>9.0} req/s  p50 {:>7.0}µs  p99 {:>7.0}µs  max {:>8.0}µs  srv {:>6.1}µs/req  errors {}",
+            "   {:<8} {:<18} c={:<3} keys={:<6} {:>9.0} req/s  p50 {:>7.0}µs  p99 {:>7.0}µs  max {:>8.0}µs  srv {:>6.1}µs/req  errors {}  other load {:.2} cores",
             record.target,
             record.workload,
             record.connections,
@@ -127,7 +127,8 @@ fn print_run(record: &RunRecord) {
             s.latency_us.p99,
             s.latency_us.max,
             s.server_cpu_us_per_request.unwrap_or(0.0),
-            s.errors.values().sum::<u64>()
+            s.errors.values().sum::<u64>(),
+            s.other_cores_busy.unwrap_or(0.0)
         ),
         None => eprintln!(
             "   {:<8} {:<18} {}: {}",
@@ -267,7 +268,19 @@ async fn run_trent(config: &SuiteConfig, report: &mut SuiteReport) -> Result<(),
         )
         .await;
         print_run(&record);
+        let signed =
+            record.status == "ok" && matches!(w, Workload::SignEccP256 | Workload::SignRsa2048);
         report.runs.push(record);
+        if signed {
+            // The primitive again, right after the run, so the ratio compares
+            // like with like on a machine whose load changes (another
+            // process on the sibling hyperthread halves RSA's rate).
+            let adjacent = primitives::run(Duration::from_millis(300))?;
+            report
+                .primitives_adjacent
+                .retain(|t| primitives::find(&adjacent, &t.name).is_none());
+            report.primitives_adjacent.extend(adjacent);
+        }
     }
     if let Some(max) = report
         .runs
@@ -566,7 +579,16 @@ async fn run_trent_tls(config: &SuiteConfig, report: &mut SuiteReport) -> Result
     let _ = std::fs::remove_dir_all(&data_dir);
     let trent = start_trent(config, &data_dir, "trent-tls.log", true).await?;
     let mut api = trent.api();
-    let mut record = run_workload(&trent, &mut api, Workload::Encrypt1k, config, config.connections, None, "main").await;
+    let mut record = run_workload(
+        &trent,
+        &mut api,
+        Workload::Encrypt1k,
+        config,
+        config.connections,
+        None,
+        "main",
+    )
+    .await;
     record.target = "trent-tls".into();
     print_run(&record);
     report.runs.push(record);

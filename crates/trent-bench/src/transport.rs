@@ -113,7 +113,30 @@ impl Endpoint {
             host: host.to_owned(),
             transport,
             protocol,
+            tls: None,
         })
+    }
+
+    /// Trusts the CA certificates in the PEM file `ca_file` for TLS.
+    pub fn with_ca_file(mut self, ca_file: &Path) -> Result<Self, String> {
+        let unreadable = |e: &dyn fmt::Display| format!("reading {}: {e}", ca_file.display());
+        let mut roots = rustls::RootCertStore::empty();
+        for certificate in CertificateDer::pem_file_iter(ca_file).map_err(|e| unreadable(&e))? {
+            let certificate = certificate.map_err(|e| unreadable(&e))?;
+            roots.add(certificate).map_err(|e| unreadable(&e))?;
+        }
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map_err(|e| e.to_string())?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        config.alpn_protocols = match self.protocol {
+            Protocol::Http1 => vec![b"http/1.1".to_vec()],
+            Protocol::Http2 => vec![b"h2".to_vec()],
+        };
+        self.tls = Some(Arc::new(config));
+        Ok(self)
     }
 
     /// An `http://` endpoint at a loopback address.
@@ -123,6 +146,7 @@ impl Endpoint {
             host: addr.to_string(),
             transport: Transport::Tcp,
             protocol: Protocol::Http1,
+            tls: None,
         }
     }
 
@@ -144,14 +168,19 @@ pub enum Connection {
 impl Connection {
     /// Opens a connection to `endpoint`; its I/O runs on a spawned task.
     pub async fn open(endpoint: &Endpoint) -> Result<Self, ConnectError> {
-        let stream = TcpStream::connect(endpoint.addr).await.map_err(ConnectError::Io)?;
+        let stream = TcpStream::connect(endpoint.addr)
+            .await
+            .map_err(ConnectError::Io)?;
         stream.set_nodelay(true).map_err(ConnectError::Io)?;
         if endpoint.transport == Transport::Tcp {
             return Self::handshake(TokioIo::new(stream), endpoint.protocol).await;
         }
         let config = endpoint.tls.clone().ok_or(ConnectError::TlsNotConfigured)?;
         let name = ServerName::from(endpoint.addr.ip());
-        let stream = tokio_rustls::TlsConnector::from(config).connect(name, stream).await.map_err(ConnectError::Tls)?;
+        let stream = tokio_rustls::TlsConnector::from(config)
+            .connect(name, stream)
+            .await
+            .map_err(ConnectError::Tls)?;
         Self::handshake(TokioIo::new(stream), endpoint.protocol).await
     }
 
@@ -168,7 +197,9 @@ impl Connection {
                 Ok(Self::Http1(sender))
             }
             Protocol::Http2 => {
-                let (sender, conn) = http2::handshake(TokioExecutor::new(), io).await.map_err(ConnectError::Http)?;
+                let (sender, conn) = http2::handshake(TokioExecutor::new(), io)
+                    .await
+                    .map_err(ConnectError::Http)?;
                 tokio::spawn(async move {
                     let _ = conn.await;
                 });

@@ -182,7 +182,10 @@ impl Client {
         let host = self.addr.to_string();
         let date = sigv4::format_amz_date(at);
         let mut headers = vec![
-            ("content-type".to_owned(), "application/x-amz-json-1.1".into()),
+            (
+                "content-type".to_owned(),
+                "application/x-amz-json-1.1".into(),
+            ),
             ("host".to_owned(), host),
             ("x-amz-date".to_owned(), date),
             ("x-amz-target".to_owned(), target.to_owned()),
@@ -201,14 +204,13 @@ impl Client {
             headers: &refs,
             body,
         };
-        let day = format!(
-            "{:04}{:02}{:02}",
-            at.year(),
-            u8::from(at.month()),
-            at.day()
+        let day = format!("{:04}{:02}{:02}", at.year(), u8::from(at.month()), at.day());
+        let key = sigv4::derive_signing_key(
+            self.credentials.secret.as_bytes(),
+            &day,
+            &self.region,
+            "kms",
         );
-        let key =
-            sigv4::derive_signing_key(self.credentials.secret.as_bytes(), &day, &self.region, "kms");
         let authorization = sigv4::sign(
             &request,
             &self.credentials.access_key_id,
@@ -310,7 +312,12 @@ pub fn read_response(stream: &mut TcpStream, deadline: Instant) -> io::Result<(R
                     "closed before responding",
                 ));
             }
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated head")),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "truncated head",
+                ));
+            }
             Ok(n) => raw.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) if raw.is_empty() => return Err(stale(e)),
@@ -349,7 +356,12 @@ pub fn read_response(stream: &mut TcpStream, deadline: Instant) -> io::Result<(R
             return Err(io::Error::new(io::ErrorKind::TimedOut, "body too slow"));
         }
         match stream.read(&mut buf) {
-            Ok(0) => return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "truncated body")),
+            Ok(0) => {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "truncated body",
+                ));
+            }
             Ok(n) => body.extend_from_slice(&buf[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(e),

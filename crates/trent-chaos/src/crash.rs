@@ -59,6 +59,9 @@ pub struct CrashConfig {
     pub seed: u64,
     /// Print a line per cycle.
     pub verbose: bool,
+    /// Sabotage, to prove the harness sees losses: delete the WAL after
+    /// each kill, as if acknowledged writes had never been fsync'd.
+    pub sabotage_discard_wal: bool,
 }
 
 impl CrashConfig {
@@ -74,6 +77,7 @@ impl CrashConfig {
             sample: 40,
             seed: Rng::fresh_seed(),
             verbose: false,
+            sabotage_discard_wal: false,
         }
     }
 }
@@ -212,9 +216,9 @@ pub fn run(config: &CrashConfig) -> Result<CrashReport, String> {
             quick_check(trent.data_dir(), &mut report.violations, "quick_check");
         }
         let run_for = config.min_run
-            + Duration::from_millis(rng.below(
-                (config.max_run.saturating_sub(config.min_run)).as_millis() as u64 + 1,
-            ));
+            + Duration::from_millis(
+                rng.below((config.max_run.saturating_sub(config.min_run)).as_millis() as u64 + 1),
+            );
         let killed = Arc::new(AtomicBool::new(false));
         let handles: Vec<_> = ledgers
             .drain(..)
@@ -235,6 +239,10 @@ pub fn run(config: &CrashConfig) -> Result<CrashReport, String> {
         std::thread::sleep(run_for);
         killed.store(true, Ordering::SeqCst);
         trent.kill9();
+        if config.sabotage_discard_wal {
+            let _ = std::fs::remove_file(dir.path().join("trent.db-wal"));
+            let _ = std::fs::remove_file(dir.path().join("trent.db-shm"));
+        }
         for handle in handles {
             match handle.join() {
                 Ok(ledger) => ledgers.push(ledger),
@@ -442,11 +450,7 @@ fn new_model(key_id: &str, description: &str) -> KeyModel {
 }
 
 /// A key of this worker whose state is known and satisfies `filter`.
-fn some_key(
-    ledger: &Ledger,
-    rng: &mut Rng,
-    filter: impl Fn(&KeyModel) -> bool,
-) -> Option<usize> {
+fn some_key(ledger: &Ledger, rng: &mut Rng, filter: impl Fn(&KeyModel) -> bool) -> Option<usize> {
     let candidates: Vec<usize> = (0..ledger.keys.len())
         .filter(|&i| filter(&ledger.keys[i]))
         .collect();
@@ -585,7 +589,11 @@ fn put_policy(
     };
     let key_id = ledger.keys[i].key_id.clone();
     let id = token(ledger, "policy");
-    let old = ledger.keys[i].policy_id.known().cloned().unwrap_or_default();
+    let old = ledger.keys[i]
+        .policy_id
+        .known()
+        .cloned()
+        .unwrap_or_default();
     let body = json!({"KeyId": key_id, "PolicyName": "default", "Policy": policy(&id)});
     match send(client, ledger, killed, "PutKeyPolicy", &body) {
         Outcome::Acked(_) => {
@@ -816,7 +824,10 @@ fn check_key(client: &mut Client, key: &mut KeyModel, out: &mut Vec<String>) -> 
         }
     };
     if meta["Description"].as_str() != Some(&key.description) {
-        out.push(format!("LOST: key {id} description: {}", meta["Description"]));
+        out.push(format!(
+            "LOST: key {id} description: {}",
+            meta["Description"]
+        ));
     }
     let state = meta["KeyState"].as_str().unwrap_or("?");
     let observed = match state {
@@ -827,7 +838,10 @@ fn check_key(client: &mut Client, key: &mut KeyModel, out: &mut Vec<String>) -> 
             return 0;
         }
     };
-    count(key.enabled.settle(observed, &format!("key {id} enabled"), out));
+    count(
+        key.enabled
+            .settle(observed, &format!("key {id} enabled"), out),
+    );
 
     match client.call("ListResourceTags", &json!({"KeyId": id, "Limit": 50})) {
         Ok(v) => {
@@ -851,12 +865,18 @@ fn check_key(client: &mut Client, key: &mut KeyModel, out: &mut Vec<String>) -> 
         Err(e) => out.push(format!("ListResourceTags {id}: {e}")),
     }
 
-    match client.call("GetKeyPolicy", &json!({"KeyId": id, "PolicyName": "default"})) {
+    match client.call(
+        "GetKeyPolicy",
+        &json!({"KeyId": id, "PolicyName": "default"}),
+    ) {
         Ok(v) => {
             let policy: Value =
                 serde_json::from_str(v["Policy"].as_str().unwrap_or("")).unwrap_or_default();
             let observed = policy["Id"].as_str().unwrap_or("").to_owned();
-            count(key.policy_id.settle(observed, &format!("key {id} policy"), out));
+            count(
+                key.policy_id
+                    .settle(observed, &format!("key {id} policy"), out),
+            );
         }
         Err(e) => out.push(format!("GetKeyPolicy {id}: {e}")),
     }
@@ -868,7 +888,10 @@ fn check_key(client: &mut Client, key: &mut KeyModel, out: &mut Vec<String>) -> 
                 .iter()
                 .filter(|r| r["RotationType"] == "ON_DEMAND")
                 .count() as u32;
-            count(key.rotations.settle(observed, &format!("key {id} rotations"), out));
+            count(
+                key.rotations
+                    .settle(observed, &format!("key {id} rotations"), out),
+            );
             rotations
                 .iter()
                 .find(|r| r["KeyMaterialState"] == "CURRENT")
@@ -881,7 +904,8 @@ fn check_key(client: &mut Client, key: &mut KeyModel, out: &mut Vec<String>) -> 
         }
     };
     // The current material is usable, and is the one Encrypt uses.
-    let expected_material = current.or_else(|| meta["CurrentKeyMaterialId"].as_str().map(str::to_owned));
+    let expected_material =
+        current.or_else(|| meta["CurrentKeyMaterialId"].as_str().map(str::to_owned));
     if observed {
         round_trip(client, &id, expected_material.as_deref(), out);
     }
@@ -913,11 +937,18 @@ fn round_trip(client: &mut Client, key_id: &str, material: Option<&str>, out: &m
                 ));
             }
         }
-        Err(e) => out.push(format!("HALF-APPLIED: key {key_id} cannot decrypt its own ciphertext: {e}")),
+        Err(e) => out.push(format!(
+            "HALF-APPLIED: key {key_id} cannot decrypt its own ciphertext: {e}"
+        )),
     }
 }
 
-fn check_aliases(client: &mut Client, ledger: &mut Ledger, out: &mut Vec<String>, applied: &mut u64) {
+fn check_aliases(
+    client: &mut Client,
+    ledger: &mut Ledger,
+    out: &mut Vec<String>,
+    applied: &mut u64,
+) {
     for (name, fact) in ledger.aliases.iter_mut() {
         let observed = match client.call("DescribeKey", &json!({"KeyId": name})) {
             Ok(v) => v["KeyMetadata"]["KeyId"].as_str().map(str::to_owned),
@@ -939,13 +970,22 @@ fn check_ciphertext(client: &mut Client, c: &Ciphertext, out: &mut Vec<String>) 
     match client.call("Decrypt", &body) {
         Ok(v) => {
             if Reply::blob(&v, "Plaintext").as_deref() != Some(&c.plaintext[..]) {
-                out.push(format!("LOST: a ciphertext under {} decrypts to other bytes", c.key_id));
+                out.push(format!(
+                    "LOST: a ciphertext under {} decrypts to other bytes",
+                    c.key_id
+                ));
             }
             if v["KeyId"].as_str().is_none_or(|k| !k.ends_with(&c.key_id)) {
-                out.push(format!("a ciphertext under {} names key {}", c.key_id, v["KeyId"]));
+                out.push(format!(
+                    "a ciphertext under {} names key {}",
+                    c.key_id, v["KeyId"]
+                ));
             }
         }
-        Err(e) => out.push(format!("LOST: a ciphertext under {} no longer decrypts: {e}", c.key_id)),
+        Err(e) => out.push(format!(
+            "LOST: a ciphertext under {} no longer decrypts: {e}",
+            c.key_id
+        )),
     }
 }
 
@@ -988,7 +1028,9 @@ fn adopt_unacknowledged_keys(
         let meta = match client.call("DescribeKey", &json!({"KeyId": key_id})) {
             Ok(v) => v["KeyMetadata"].clone(),
             Err(e) => {
-                out.push(format!("HALF-APPLIED: listed key {key_id} cannot be described: {e}"));
+                out.push(format!(
+                    "HALF-APPLIED: listed key {key_id} cannot be described: {e}"
+                ));
                 continue;
             }
         };
@@ -1018,7 +1060,9 @@ fn quick_check(dir: &Path, out: &mut Vec<String>, pragma: &str) {
     let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
     let result = rusqlite::Connection::open_with_flags(&path, flags).and_then(|conn| {
         conn.busy_timeout(Duration::from_secs(10))?;
-        conn.query_row(&format!("PRAGMA {pragma}"), [], |row| row.get::<_, String>(0))
+        conn.query_row(&format!("PRAGMA {pragma}"), [], |row| {
+            row.get::<_, String>(0)
+        })
     });
     match result {
         Ok(s) if s == "ok" => {}

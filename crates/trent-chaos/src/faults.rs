@@ -152,6 +152,14 @@ impl Store for FaultyStore {
     fn update_key_with_material(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<()> {
         self.write(|s| s.update_key_with_material(key, material))
     }
+    fn update_key_and_material_bytes(
+        &self,
+        key: &KeyRecord,
+        material_id: &str,
+        wrapped: &[u8],
+    ) -> Result<()> {
+        self.write(|s| s.update_key_and_material_bytes(key, material_id, wrapped))
+    }
     fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>> {
         self.read(|s| s.materials(key_id))
     }

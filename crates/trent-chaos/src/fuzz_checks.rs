@@ -94,8 +94,16 @@ pub fn sigv4_parse_verify(data: &[u8]) {
             let n = n.to_ascii_lowercase();
             !n.is_empty()
                 && n.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-                && !matches!(n.as_str(), "authorization" | "host" | "x-amz-date" | "x-amz-content-sha256" | "x-amz-security-token")
-                && std::str::from_utf8(v).is_ok_and(|s| s.bytes().all(|b| (0x20..0x7f).contains(&b)))
+                && !matches!(
+                    n.as_str(),
+                    "authorization"
+                        | "host"
+                        | "x-amz-date"
+                        | "x-amz-content-sha256"
+                        | "x-amz-security-token"
+                )
+                && std::str::from_utf8(v)
+                    .is_ok_and(|s| s.bytes().all(|b| (0x20..0x7f).contains(&b)))
         })
         .map(|(n, v)| (n.to_ascii_lowercase(), v.to_vec()))
         .take(20)
@@ -150,7 +158,11 @@ fn signature_of(request: &sigv4::Request<'_>, auth: &sigv4::Authorization) -> Op
         .headers
         .iter()
         .copied()
-        .filter(|h| auth.signed_headers.iter().any(|s| h.name.eq_ignore_ascii_case(s)))
+        .filter(|h| {
+            auth.signed_headers
+                .iter()
+                .any(|s| h.name.eq_ignore_ascii_case(s))
+        })
         .collect();
     let req = sigv4::Request {
         headers: &signed,
@@ -167,7 +179,8 @@ fn signature_of(request: &sigv4::Request<'_>, auth: &sigv4::Authorization) -> Op
 }
 
 fn fixed_now() -> time::OffsetDateTime {
-    time::OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+    time::OffsetDateTime::from_unix_timestamp(1_767_225_600)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
 }
 
 /// The ciphertext parser: never panics; what parses re-encodes to the same
@@ -181,7 +194,10 @@ pub fn ciphertext_parser(data: &[u8]) {
             assert!(data.len() <= ciphertext::MAX_BLOB_LEN);
             assert_eq!(data[0], ciphertext::VERSION_1);
             let text = header.material_id_hex();
-            assert_eq!(ciphertext::material_id_bytes(&text).ok(), Some(header.material_id));
+            assert_eq!(
+                ciphertext::material_id_bytes(&text).ok(),
+                Some(header.material_id)
+            );
         }
         Err(e) => assert_eq!(e, trent_core::Error::InvalidCiphertext),
     }
@@ -211,7 +227,10 @@ pub fn policy_document(data: &[u8]) {
 #[allow(clippy::panic)]
 pub fn wrapped_key(data: &[u8]) {
     let root = fixed_root();
-    let (aad, blob) = data.split_at(data.len().min(usize::from(data.first().copied().unwrap_or(0) % 64)));
+    let (aad, blob) = data.split_at(
+        data.len()
+            .min(usize::from(data.first().copied().unwrap_or(0) % 64)),
+    );
     assert!(
         root.unwrap(aad, blob).is_err(),
         "arbitrary bytes unwrapped as a secret"
@@ -219,10 +238,16 @@ pub fn wrapped_key(data: &[u8]) {
     let Ok(wrapped) = root.wrap(aad, blob) else {
         panic!("wrap failed");
     };
-    assert_eq!(root.unwrap(aad, &wrapped).ok().as_deref().map(|v| &v[..]), Some(blob));
+    assert_eq!(
+        root.unwrap(aad, &wrapped).ok().as_deref().map(|v| &v[..]),
+        Some(blob)
+    );
     let mut other = aad.to_vec();
     other.push(0);
-    assert!(root.unwrap(&other, &wrapped).is_err(), "associated data not bound");
+    assert!(
+        root.unwrap(&other, &wrapped).is_err(),
+        "associated data not bound"
+    );
 
     // The sealed-root parsers: kind sniffing and the dev-file seal's unseal.
     let _ = trent_crypto::seal::sealed_kind(blob);

@@ -114,14 +114,20 @@ impl Fixtures {
     /// Creates a key and a ciphertext on the server.
     pub fn create(client: &mut Client) -> Result<Fixtures, String> {
         let key = client
-            .call("CreateKey", &json!({"Description": "hostile-input fixture"}))
+            .call(
+                "CreateKey",
+                &json!({"Description": "hostile-input fixture"}),
+            )
             .map_err(|e| e.to_string())?;
         let key_id = key["KeyMetadata"]["KeyId"]
             .as_str()
             .ok_or("CreateKey without KeyId")?
             .to_owned();
         let enc = client
-            .call("Encrypt", &json!({"KeyId": key_id, "Plaintext": b64(b"fixture")}))
+            .call(
+                "Encrypt",
+                &json!({"KeyId": key_id, "Plaintext": b64(b"fixture")}),
+            )
             .map_err(|e| e.to_string())?;
         let ciphertext = Reply::blob(&enc, "CiphertextBlob").ok_or("Encrypt without blob")?;
         Ok(Fixtures { key_id, ciphertext })
@@ -183,7 +189,9 @@ fn send_case(client: &mut Client, case: &Case, report: &mut HostileReport) {
     let headers = match headers_for(client, case) {
         Ok(h) => h,
         Err(e) => {
-            report.failures.push(format!("{}: could not build: {e}", case.kind));
+            report
+                .failures
+                .push(format!("{}: could not build: {e}", case.kind));
             return;
         }
     };
@@ -223,7 +231,9 @@ fn send_case(client: &mut Client, case: &Case, report: &mut HostileReport) {
         if !(400..500).contains(&reply.status) {
             report.failures.push(fail("unexpected status"));
         } else if !error.as_deref().is_some_and(known_error) {
-            report.failures.push(fail("error without an AWS error name"));
+            report
+                .failures
+                .push(fail("error without an AWS error name"));
         }
     }
     match case.expect {
@@ -312,7 +322,9 @@ const OPS: &[&str] = &[
 fn valid_body(op: &str, f: &Fixtures, rng: &mut Rng) -> Value {
     let key = f.key_id.clone();
     match op {
-        "Encrypt" => json!({"KeyId": key, "Plaintext": b64(&rng.bytes(16)), "EncryptionContext": {"a": "b"}}),
+        "Encrypt" => {
+            json!({"KeyId": key, "Plaintext": b64(&rng.bytes(16)), "EncryptionContext": {"a": "b"}})
+        }
         "Decrypt" => json!({"CiphertextBlob": b64(&f.ciphertext)}),
         "ReEncrypt" => json!({"CiphertextBlob": b64(&f.ciphertext), "DestinationKeyId": key}),
         "GenerateDataKey" | "GenerateDataKeyWithoutPlaintext" => {
@@ -321,7 +333,9 @@ fn valid_body(op: &str, f: &Fixtures, rng: &mut Rng) -> Value {
         "GenerateRandom" => json!({"NumberOfBytes": 32}),
         "TagResource" => json!({"KeyId": key, "Tags": [{"TagKey": "h", "TagValue": "v"}]}),
         "UntagResource" => json!({"KeyId": key, "TagKeys": ["nope"]}),
-        "PutKeyPolicy" => json!({"KeyId": key, "PolicyName": "default", "Policy": trent_core::policy::default_key_policy(crate::process::ACCOUNT_ID)}),
+        "PutKeyPolicy" => {
+            json!({"KeyId": key, "PolicyName": "default", "Policy": trent_core::policy::default_key_policy(crate::process::ACCOUNT_ID)})
+        }
         "GetKeyPolicy" => json!({"KeyId": key, "PolicyName": "default"}),
         "CreateAlias" | "UpdateAlias" => json!({"AliasName": "alias/hostile", "TargetKeyId": key}),
         "DeleteAlias" => json!({"AliasName": "alias/hostile-absent"}),
@@ -369,7 +383,12 @@ fn generate(rng: &mut Rng, f: &Fixtures, credentials: &Credentials) -> Case {
             auth: Auth::Signed,
             expect: Expect::Refused,
         },
-        7 | 8 => sigv4_abuse(rng, target.clone(), valid.to_string().into_bytes(), credentials),
+        7 | 8 => sigv4_abuse(
+            rng,
+            target.clone(),
+            valid.to_string().into_bytes(),
+            credentials,
+        ),
         9 | 10 => damaged_ciphertext(rng, f),
         11 => odd_unicode_context(rng, f),
         12 => {
@@ -381,7 +400,11 @@ fn generate(rng: &mut Rng, f: &Fixtures, credentials: &Credentials) -> Case {
                 Expect::Error("RequestEntityTooLargeException"),
             )
         }
-        13 => signed("mutated-json", mutate_bytes(rng, valid.to_string().into_bytes()), Expect::AnyAnswer),
+        13 => signed(
+            "mutated-json",
+            mutate_bytes(rng, valid.to_string().into_bytes()),
+            Expect::AnyAnswer,
+        ),
         14 => signed(
             "unknown-fields",
             extra_fields(rng, &valid).to_string().into_bytes(),
@@ -399,10 +422,30 @@ fn crate_max_body() -> usize {
 /// chance be valid, so any answer).
 fn garbage_json(rng: &mut Rng) -> (Vec<u8>, Expect) {
     const SAMPLES: &[&str] = &[
-        "{", "}", "[", "{\"KeyId\":", "{\"KeyId\" \"x\"}", "{'KeyId': 'x'}", "{\"a\":1,}",
-        "nul", "tru", "\"unterminated", "{\"a\":\"\\u12\"}", "{\"a\":\"\\x41\"}", "{\"a\":01}",
-        "{\"a\":1}{\"b\":2}", "{\"a\":NaN}", "{\"a\":Infinity}", "\u{feff}{}", "{\"a\":\"\\ud800\"}",
-        "{} trailing", "{\"a\":[1,2,]}", "[]", "\"string\"", "12345", "null", "true",
+        "{",
+        "}",
+        "[",
+        "{\"KeyId\":",
+        "{\"KeyId\" \"x\"}",
+        "{'KeyId': 'x'}",
+        "{\"a\":1,}",
+        "nul",
+        "tru",
+        "\"unterminated",
+        "{\"a\":\"\\u12\"}",
+        "{\"a\":\"\\x41\"}",
+        "{\"a\":01}",
+        "{\"a\":1}{\"b\":2}",
+        "{\"a\":NaN}",
+        "{\"a\":Infinity}",
+        "\u{feff}{}",
+        "{} trailing",
+        "{\"a\":[1,2,]}",
+        "[]",
+        "\"string\"",
+        "12345",
+        "null",
+        "true",
     ];
     match rng.below(3) {
         0 => (
@@ -416,7 +459,9 @@ fn garbage_json(rng: &mut Rng) -> (Vec<u8>, Expect) {
         _ => {
             let n = 1 + rng.index(100);
             const ALPHABET: &[u8] = b"{}[]:,\"\\0123456789.eE+-truefalsnul ";
-            let text = (0..n).map(|_| ALPHABET[rng.index(ALPHABET.len())]).collect();
+            let text = (0..n)
+                .map(|_| ALPHABET[rng.index(ALPHABET.len())])
+                .collect();
             (text, Expect::AnyAnswer)
         }
     }
@@ -456,9 +501,19 @@ fn wrong_type(rng: &mut Rng, valid: &Value) -> (Vec<u8>, Expect) {
 
 fn huge_number(rng: &mut Rng, op: &str) -> Vec<u8> {
     const NUMBERS: &[&str] = &[
-        "1e400", "-1e400", "99999999999999999999999999999", "-99999999999999999999",
-        "18446744073709551616", "9223372036854775808", "-9223372036854775809", "1.7976931348623157e309",
-        "4294967296", "2147483648", "0.0000000000000000000001", "-0", "1E+99999",
+        "1e400",
+        "-1e400",
+        "99999999999999999999999999999",
+        "-99999999999999999999",
+        "18446744073709551616",
+        "9223372036854775808",
+        "-9223372036854775809",
+        "1.7976931348623157e309",
+        "4294967296",
+        "2147483648",
+        "0.0000000000000000000001",
+        "-0",
+        "1E+99999",
         "123456789012345678901234567890123456789012345678901234567890",
     ];
     let n = NUMBERS[rng.index(NUMBERS.len())];
@@ -504,14 +559,29 @@ fn deep_nesting(rng: &mut Rng) -> Case {
 
 fn bad_base64(rng: &mut Rng, f: &Fixtures) -> Case {
     const BAD: &[&str] = &[
-        "!!!!", "abc", "a===", "====", "YW Jj", "YWJj\n", "YWJ*", "Zg=", "Zm9v=", "\u{00e9}t\u{00e9}",
-        "-_-_", "AAAA====", "A", "YWJjZA==YWJj",
+        "!!!!",
+        "abc",
+        "a===",
+        "====",
+        "YW Jj",
+        "YWJj\n",
+        "YWJ*",
+        "Zg=",
+        "Zm9v=",
+        "\u{00e9}t\u{00e9}",
+        "-_-_",
+        "AAAA====",
+        "A",
+        "YWJjZA==YWJj",
     ];
     let bad = BAD[rng.index(BAD.len())];
     let (op, body) = match rng.below(3) {
         0 => ("Encrypt", json!({"KeyId": f.key_id, "Plaintext": bad})),
         1 => ("Decrypt", json!({"CiphertextBlob": bad})),
-        _ => ("ReEncrypt", json!({"CiphertextBlob": bad, "DestinationKeyId": f.key_id})),
+        _ => (
+            "ReEncrypt",
+            json!({"CiphertextBlob": bad, "DestinationKeyId": f.key_id}),
+        ),
     };
     Case {
         kind: "invalid-base64",
@@ -524,10 +594,20 @@ fn bad_base64(rng: &mut Rng, f: &Fixtures) -> Case {
 
 fn unknown_target(rng: &mut Rng) -> String {
     const TARGETS: &[&str] = &[
-        "", "TrentService.", "TrentService.Nope", "TrentService.encrypt", "trentservice.Encrypt",
-        "TrentService.Encrypt.Extra", "KMS.Encrypt", "TrentService.Encrypt ", "Encrypt",
-        "TrentService.CreateGrant", "TrentService.ImportKeyMaterial", "TrentService.Sign",
-        "TrentService.%45ncrypt", "TrentService.\u{e9}ncrypt",
+        "",
+        "TrentService.",
+        "TrentService.Nope",
+        "TrentService.encrypt",
+        "trentservice.Encrypt",
+        "TrentService.Encrypt.Extra",
+        "KMS.Encrypt",
+        "TrentService.Encrypt ",
+        "Encrypt",
+        "TrentService.CreateGrant",
+        "TrentService.ImportKeyMaterial",
+        "TrentService.Sign",
+        "TrentService.%45ncrypt",
+        "TrentService.\u{e9}ncrypt",
     ];
     match rng.below(3) {
         0 => format!("TrentService.{}", "A".repeat(1 + rng.index(5000))),
@@ -537,7 +617,10 @@ fn unknown_target(rng: &mut Rng) -> String {
 
 fn sigv4_abuse(rng: &mut Rng, target: String, body: Vec<u8>, credentials: &Credentials) -> Case {
     let h = |pairs: &[(&str, String)]| -> Vec<(String, String)> {
-        pairs.iter().map(|(n, v)| ((*n).to_owned(), v.clone())).collect()
+        pairs
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), v.clone()))
+            .collect()
     };
     let date = crate::client::now();
     let amz = trent_proto::sigv4::format_amz_date(date);
@@ -685,7 +768,11 @@ fn damaged_ciphertext(rng: &mut Rng, f: &Fixtures) -> Case {
             "ciphertext-extended"
         }
     };
-    let op = if rng.chance(0.5) { "Decrypt" } else { "ReEncrypt" };
+    let op = if rng.chance(0.5) {
+        "Decrypt"
+    } else {
+        "ReEncrypt"
+    };
     let body = json!({"CiphertextBlob": b64(&blob), "DestinationKeyId": f.key_id});
     // An empty blob breaks the API's length constraint, which is a
     // ValidationException; over 6144 bytes too.
@@ -708,9 +795,24 @@ fn damaged_ciphertext(rng: &mut Rng, f: &Fixtures) -> Case {
 
 fn odd_unicode_context(rng: &mut Rng, f: &Fixtures) -> Case {
     const ODD: &[&str] = &[
-        "\u{0}", "\u{202e}gnp.exe", "\u{1F600}\u{1F4A9}", "e\u{301}", "\u{e9}", "\u{fffd}",
-        "\u{feff}", "\u{10ffff}", "\u{200b}", "\u{ffff}", "\\", "\"", "a\nb", "\t\r",
-        "\u{d7ff}", "\u{e000}", "\u{1d11e}", "\u{0085}",
+        "\u{0}",
+        "\u{202e}gnp.exe",
+        "\u{1F600}\u{1F4A9}",
+        "e\u{301}",
+        "\u{e9}",
+        "\u{fffd}",
+        "\u{feff}",
+        "\u{10ffff}",
+        "\u{200b}",
+        "\u{ffff}",
+        "\\",
+        "\"",
+        "a\nb",
+        "\t\r",
+        "\u{d7ff}",
+        "\u{e000}",
+        "\u{1d11e}",
+        "\u{0085}",
     ];
     let mut context = serde_json::Map::new();
     for _ in 0..1 + rng.index(4) {
@@ -787,7 +889,9 @@ fn extra_fields(rng: &mut Rng, valid: &Value) -> Value {
 }
 
 fn whitespace(rng: &mut Rng) -> Vec<u8> {
-    (0..rng.index(100)).map(|_| b" \t\r\n"[rng.index(4)]).collect()
+    (0..rng.index(100))
+        .map(|_| b" \t\r\n"[rng.index(4)])
+        .collect()
 }
 
 // -------------------------------------------------------- transport abuse
@@ -811,7 +915,10 @@ pub fn every_bit_flipped(client: &mut Client, fixtures: &Fixtures) -> (u64, Vec<
     for v in &variants {
         let body = json!({"CiphertextBlob": b64(v)});
         match client.call("Decrypt", &body) {
-            Ok(_) => failures.push(format!("a damaged ciphertext decrypted ({} bytes)", v.len())),
+            Ok(_) => failures.push(format!(
+                "a damaged ciphertext decrypted ({} bytes)",
+                v.len()
+            )),
             Err(e) => {
                 let expected = if v.is_empty() {
                     "ValidationException"
@@ -903,11 +1010,7 @@ pub fn slow_headers(addr: SocketAddr, interval: Duration, limit: Duration) -> Tr
 
 /// Sends a complete head declaring a body, then the body one byte every
 /// `interval`; the server must answer with an error or close within `limit`.
-pub fn slow_body(
-    client: &Client,
-    interval: Duration,
-    limit: Duration,
-) -> TransportOutcome {
+pub fn slow_body(client: &Client, interval: Duration, limit: Duration) -> TransportOutcome {
     let started = Instant::now();
     let body = vec![b' '; 10_000];
     let result = (|| -> std::io::Result<(bool, Option<u16>)> {
@@ -938,7 +1041,10 @@ pub fn slow_body(
     let (ended, status) = result.unwrap_or((true, None));
     TransportOutcome {
         name: "slowloris-body",
-        detail: format!("ended={ended} status={status:?} after {:?}", started.elapsed()),
+        detail: format!(
+            "ended={ended} status={status:?} after {:?}",
+            started.elapsed()
+        ),
         ok: ended && status.is_none_or(|s| (400..500).contains(&s)),
     }
 }
@@ -963,7 +1069,10 @@ pub fn short_body(client: &Client, limit: Duration) -> TransportOutcome {
     let (ended, status) = result.unwrap_or((true, None));
     TransportOutcome {
         name: "lying-content-length",
-        detail: format!("ended={ended} status={status:?} after {:?}", started.elapsed()),
+        detail: format!(
+            "ended={ended} status={status:?} after {:?}",
+            started.elapsed()
+        ),
         ok: ended && status.is_none_or(|s| (400..500).contains(&s)),
     }
 }
@@ -988,11 +1097,12 @@ pub fn garbage_requests(addr: SocketAddr, rng: &mut Rng, count: usize) -> Vec<Tr
     let mut out = Vec::new();
     for i in 0..count {
         let started = Instant::now();
-        let bytes: Vec<u8> = if i < SAMPLES.len() {
-            SAMPLES[i].to_vec()
-        } else {
-            let n = 1 + rng.index(2000);
-            rng.bytes(n)
+        let bytes: Vec<u8> = match SAMPLES.get(i) {
+            Some(sample) => sample.to_vec(),
+            None => {
+                let n = 1 + rng.index(2000);
+                rng.bytes(n)
+            }
         };
         let result = (|| -> std::io::Result<(bool, Option<u16>)> {
             let mut s = TcpStream::connect(addr)?;
@@ -1035,7 +1145,10 @@ pub fn idle_connections(client: &mut Client, count: usize) -> TransportOutcome {
         name: "idle-connections",
         detail: format!(
             "{opened} idle connections; a normal request took {latency:?} ({}); total {:?}",
-            served.as_ref().map(|_| "ok".to_owned()).unwrap_or_else(|e| e.to_string()),
+            served
+                .as_ref()
+                .map(|_| "ok".to_owned())
+                .unwrap_or_else(|e| e.to_string()),
             started.elapsed()
         ),
         ok: served.is_ok() && latency < Duration::from_secs(5),

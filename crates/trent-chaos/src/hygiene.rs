@@ -71,7 +71,9 @@ fn scan(where_: &str, haystack: &[u8], secrets: &[Secret], report: &mut HygieneR
     report.scanned_bytes += haystack.len();
     for s in secrets {
         if s.forms.iter().any(|f| contains(haystack, f)) {
-            report.findings.push(format!("{} found in {where_}", s.name));
+            report
+                .findings
+                .push(format!("{} found in {where_}", s.name));
         }
     }
 }
@@ -87,7 +89,10 @@ pub fn run(bin: &Path) -> Result<HygieneReport, String> {
     trent.add_credentials(&credentials)?;
     // Every module at trace: whatever any layer would log, it logs here.
     let mut trent = trent.with_env("TRENT_LOG", "trace");
-    let mut secrets = vec![Secret::new("credential secret", credentials.secret.as_bytes())];
+    let mut secrets = vec![Secret::new(
+        "credential secret",
+        credentials.secret.as_bytes(),
+    )];
     let mut report = HygieneReport::default();
     let mut messages: Vec<(String, Vec<u8>)> = Vec::new();
 
@@ -100,9 +105,19 @@ pub fn run(bin: &Path) -> Result<HygieneReport, String> {
     // The root key and every material version, unwrapped from the store.
     unwrap_everything(dir.path(), &mut secrets)?;
     report.secrets = secrets.len();
-    scan("server output", trent.log().as_bytes(), &secrets, &mut report);
+    scan(
+        "server output",
+        trent.log().as_bytes(),
+        &secrets,
+        &mut report,
+    );
     for (what, body) in &messages {
-        scan(&format!("the error answer to {what}"), body, &secrets, &mut report);
+        scan(
+            &format!("the error answer to {what}"),
+            body,
+            &secrets,
+            &mut report,
+        );
     }
     for name in ["trent.db", "trent.db-wal", "trent.db-shm"] {
         if let Ok(bytes) = std::fs::read(dir.path().join(name)) {
@@ -132,7 +147,8 @@ impl Run<'_> {
         let value = reply.clone().ok().map_err(|e| format!("{op}: {e}"))?;
         debug_assert_eq!(status, 200);
         if let Some(p) = Reply::blob(&value, "Plaintext") {
-            self.secrets.push(Secret::new(&format!("plaintext returned by {op}"), &p));
+            self.secrets
+                .push(Secret::new(&format!("plaintext returned by {op}"), &p));
         }
         Ok(value)
     }
@@ -166,33 +182,69 @@ fn exercise(
         messages,
         report,
     };
-    let key = run.ok("CreateKey", json!({"Description": "hygiene", "Tags": [{"TagKey": "t", "TagValue": "v"}]}))?;
-    let key_id = key["KeyMetadata"]["KeyId"].as_str().ok_or("no KeyId")?.to_owned();
+    let key = run.ok(
+        "CreateKey",
+        json!({"Description": "hygiene", "Tags": [{"TagKey": "t", "TagValue": "v"}]}),
+    )?;
+    let key_id = key["KeyMetadata"]["KeyId"]
+        .as_str()
+        .ok_or("no KeyId")?
+        .to_owned();
     let other = run.ok("CreateKey", json!({}))?;
-    let other_id = other["KeyMetadata"]["KeyId"].as_str().ok_or("no KeyId")?.to_owned();
+    let other_id = other["KeyMetadata"]["KeyId"]
+        .as_str()
+        .ok_or("no KeyId")?
+        .to_owned();
     let k = json!(key_id);
     run.ok("DescribeKey", json!({"KeyId": k}))?;
     run.ok("ListKeys", json!({}))?;
-    run.ok("UpdateKeyDescription", json!({"KeyId": k, "Description": "hygiene 2"}))?;
-    run.ok("TagResource", json!({"KeyId": k, "Tags": [{"TagKey": "a", "TagValue": "b"}]}))?;
+    run.ok(
+        "UpdateKeyDescription",
+        json!({"KeyId": k, "Description": "hygiene 2"}),
+    )?;
+    run.ok(
+        "TagResource",
+        json!({"KeyId": k, "Tags": [{"TagKey": "a", "TagValue": "b"}]}),
+    )?;
     run.ok("UntagResource", json!({"KeyId": k, "TagKeys": ["a"]}))?;
     run.ok("ListResourceTags", json!({"KeyId": k}))?;
     let policy = run.ok("GetKeyPolicy", json!({"KeyId": k, "PolicyName": "default"}))?;
-    run.ok("PutKeyPolicy", json!({"KeyId": k, "PolicyName": "default", "Policy": policy["Policy"]}))?;
+    run.ok(
+        "PutKeyPolicy",
+        json!({"KeyId": k, "PolicyName": "default", "Policy": policy["Policy"]}),
+    )?;
     run.ok("ListKeyPolicies", json!({"KeyId": k}))?;
-    run.ok("CreateAlias", json!({"AliasName": "alias/hygiene", "TargetKeyId": k}))?;
-    run.ok("UpdateAlias", json!({"AliasName": "alias/hygiene", "TargetKeyId": other_id}))?;
+    run.ok(
+        "CreateAlias",
+        json!({"AliasName": "alias/hygiene", "TargetKeyId": k}),
+    )?;
+    run.ok(
+        "UpdateAlias",
+        json!({"AliasName": "alias/hygiene", "TargetKeyId": other_id}),
+    )?;
     run.ok("ListAliases", json!({}))?;
     run.ok("DeleteAlias", json!({"AliasName": "alias/hygiene"}))?;
     let enc = run.ok("Encrypt", json!({"KeyId": k, "Plaintext": b64(&plaintext), "EncryptionContext": {"purpose": "hygiene"}}))?;
     let blob = Reply::blob(&enc, "CiphertextBlob").ok_or("no blob")?;
-    run.ok("Decrypt", json!({"CiphertextBlob": b64(&blob), "EncryptionContext": {"purpose": "hygiene"}}))?;
-    let enc2 = run.ok("Encrypt", json!({"KeyId": k, "Plaintext": b64(&reencrypted)}))?;
+    run.ok(
+        "Decrypt",
+        json!({"CiphertextBlob": b64(&blob), "EncryptionContext": {"purpose": "hygiene"}}),
+    )?;
+    let enc2 = run.ok(
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": b64(&reencrypted)}),
+    )?;
     let blob2 = Reply::blob(&enc2, "CiphertextBlob").ok_or("no blob")?;
-    run.ok("ReEncrypt", json!({"CiphertextBlob": b64(&blob2), "DestinationKeyId": other_id}))?;
+    run.ok(
+        "ReEncrypt",
+        json!({"CiphertextBlob": b64(&blob2), "DestinationKeyId": other_id}),
+    )?;
     run.ok("GenerateDataKey", json!({"KeyId": k, "KeySpec": "AES_256"}))?;
     run.ok("GenerateDataKey", json!({"KeyId": k, "NumberOfBytes": 64}))?;
-    run.ok("GenerateDataKeyWithoutPlaintext", json!({"KeyId": k, "KeySpec": "AES_128"}))?;
+    run.ok(
+        "GenerateDataKeyWithoutPlaintext",
+        json!({"KeyId": k, "KeySpec": "AES_128"}),
+    )?;
     run.ok("GenerateRandom", json!({"NumberOfBytes": 48}))?;
     run.ok("EnableKeyRotation", json!({"KeyId": k}))?;
     run.ok("GetKeyRotationStatus", json!({"KeyId": k}))?;
@@ -200,29 +252,85 @@ fn exercise(
     run.ok("ListKeyRotations", json!({"KeyId": k}))?;
     run.ok("DisableKeyRotation", json!({"KeyId": k}))?;
     // Old material still decrypts after the rotation.
-    run.ok("Decrypt", json!({"CiphertextBlob": b64(&blob), "EncryptionContext": {"purpose": "hygiene"}}))?;
+    run.ok(
+        "Decrypt",
+        json!({"CiphertextBlob": b64(&blob), "EncryptionContext": {"purpose": "hygiene"}}),
+    )?;
     run.ok("DisableKey", json!({"KeyId": k}))?;
 
     // Errors carrying secrets in their requests.
     let p = b64(&plaintext);
-    run.err("Encrypt under a disabled key", "Encrypt", json!({"KeyId": k, "Plaintext": p}).to_string().as_bytes())?;
-    run.err("Decrypt under a disabled key", "Decrypt", json!({"CiphertextBlob": b64(&blob)}).to_string().as_bytes())?;
+    run.err(
+        "Encrypt under a disabled key",
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": p}).to_string().as_bytes(),
+    )?;
+    run.err(
+        "Decrypt under a disabled key",
+        "Decrypt",
+        json!({"CiphertextBlob": b64(&blob)}).to_string().as_bytes(),
+    )?;
     run.ok("EnableKey", json!({"KeyId": k}))?;
-    run.err("Decrypt with the wrong context", "Decrypt", json!({"CiphertextBlob": b64(&blob), "EncryptionContext": {"purpose": "other"}}).to_string().as_bytes())?;
-    run.err("Encrypt with a wrong-typed KeyId", "Encrypt", json!({"KeyId": 5, "Plaintext": p}).to_string().as_bytes())?;
-    run.err("Encrypt with a wrong-typed context", "Encrypt", json!({"KeyId": k, "Plaintext": p, "EncryptionContext": [p]}).to_string().as_bytes())?;
-    run.err("Encrypt with an unknown key", "Encrypt", json!({"KeyId": "alias/none", "Plaintext": p}).to_string().as_bytes())?;
+    run.err(
+        "Decrypt with the wrong context",
+        "Decrypt",
+        json!({"CiphertextBlob": b64(&blob), "EncryptionContext": {"purpose": "other"}})
+            .to_string()
+            .as_bytes(),
+    )?;
+    run.err(
+        "Encrypt with a wrong-typed KeyId",
+        "Encrypt",
+        json!({"KeyId": 5, "Plaintext": p}).to_string().as_bytes(),
+    )?;
+    run.err(
+        "Encrypt with a wrong-typed context",
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": p, "EncryptionContext": [p]})
+            .to_string()
+            .as_bytes(),
+    )?;
+    run.err(
+        "Encrypt with an unknown key",
+        "Encrypt",
+        json!({"KeyId": "alias/none", "Plaintext": p})
+            .to_string()
+            .as_bytes(),
+    )?;
     let mut long = plaintext.clone();
     long.resize(5000, b'x');
-    run.err("Encrypt of an oversized plaintext", "Encrypt", json!({"KeyId": k, "Plaintext": b64(&long)}).to_string().as_bytes())?;
+    run.err(
+        "Encrypt of an oversized plaintext",
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": b64(&long)})
+            .to_string()
+            .as_bytes(),
+    )?;
     let raw = String::from_utf8_lossy(&plaintext).into_owned();
-    run.err("Encrypt with the plaintext not base64", "Encrypt", json!({"KeyId": k, "Plaintext": format!("{raw}!")}).to_string().as_bytes())?;
-    run.err("Decrypt with the plaintext as a ciphertext", "Decrypt", json!({"CiphertextBlob": p}).to_string().as_bytes())?;
+    run.err(
+        "Encrypt with the plaintext not base64",
+        "Encrypt",
+        json!({"KeyId": k, "Plaintext": format!("{raw}!")})
+            .to_string()
+            .as_bytes(),
+    )?;
+    run.err(
+        "Decrypt with the plaintext as a ciphertext",
+        "Decrypt",
+        json!({"CiphertextBlob": p}).to_string().as_bytes(),
+    )?;
     let mut truncated = format!("{{\"KeyId\":\"{key_id}\",\"Plaintext\":\"{p}\"").into_bytes();
     truncated.extend_from_slice(b", \"x\": ");
     run.err("Encrypt with a truncated body", "Encrypt", &truncated)?;
-    run.err("Encrypt to an unknown target", "EncryptEverything", json!({"Plaintext": p}).to_string().as_bytes())?;
-    run.ok("ScheduleKeyDeletion", json!({"KeyId": other_id, "PendingWindowInDays": 7}))?;
+    run.err(
+        "Encrypt to an unknown target",
+        "EncryptEverything",
+        json!({"Plaintext": p}).to_string().as_bytes(),
+    )?;
+    run.ok(
+        "ScheduleKeyDeletion",
+        json!({"KeyId": other_id, "PendingWindowInDays": 7}),
+    )?;
     run.ok("CancelKeyDeletion", json!({"KeyId": other_id}))?;
     Ok(())
 }

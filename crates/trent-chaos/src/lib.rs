@@ -19,7 +19,8 @@
 //!   stable tests can replay the seed corpora.
 //!
 //! Support: [`client`] (a blocking SigV4 client, loopback only),
-//! [`process`] (a real `trent serve`), [`procfs`], [`rng`].
+//! [`process`] (a real `trent serve`), [`inprocess`] (a node served in
+//! this process, over a faulty store), [`procfs`], [`rng`].
 
 #![warn(missing_docs)]
 
@@ -29,6 +30,7 @@ pub mod faults;
 pub mod fuzz_checks;
 pub mod hostile;
 pub mod hygiene;
+pub mod inprocess;
 pub mod process;
 pub mod procfs;
 pub mod rng;

@@ -89,8 +89,13 @@ enum Command {
 }
 
 fn parse_duration(text: &str) -> Result<Duration, String> {
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number.parse().map_err(|_| format!("not a duration: {text}"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("not a duration: {text}"))?;
     let secs = match unit {
         "" | "s" => n,
         "m" => n * 60,
@@ -104,11 +109,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let bin = cli.trent_bin.unwrap_or_else(default_trent_bin);
     if !bin.is_file() {
-        eprintln!("trent-chaos: no trent binary at {} (build it: cargo build -p trent, or pass --trent-bin)", bin.display());
+        eprintln!(
+            "trent-chaos: no trent binary at {} (build it: cargo build -p trent, or pass --trent-bin)",
+            bin.display()
+        );
         return ExitCode::FAILURE;
     }
     let result = match cli.command {
-        Command::Crash { cycles, workers, min_run_ms, max_run_ms, seed } => {
+        Command::Crash {
+            cycles,
+            workers,
+            min_run_ms,
+            max_run_ms,
+            seed,
+        } => {
             let mut config = crash::CrashConfig::new(&bin);
             config.cycles = cycles;
             config.workers = workers;
@@ -118,11 +132,32 @@ fn main() -> ExitCode {
             config.verbose = true;
             run_crash(&config)
         }
-        Command::Hostile { cases, threads, idle, seed } => {
-            run_hostile(&bin, cases, threads, idle, seed.unwrap_or_else(Rng::fresh_seed))
-        }
-        Command::Soak { duration, workers, sample_every, churn_every, csv } => {
-            let config = soak::SoakConfig { duration, workers, sample_every, churn_every, seed: Rng::fresh_seed() };
+        Command::Hostile {
+            cases,
+            threads,
+            idle,
+            seed,
+        } => run_hostile(
+            &bin,
+            cases,
+            threads,
+            idle,
+            seed.unwrap_or_else(Rng::fresh_seed),
+        ),
+        Command::Soak {
+            duration,
+            workers,
+            sample_every,
+            churn_every,
+            csv,
+        } => {
+            let config = soak::SoakConfig {
+                duration,
+                workers,
+                sample_every,
+                churn_every,
+                seed: Rng::fresh_seed(),
+            };
             run_soak(&bin, &config, csv)
         }
         Command::Hygiene => run_hygiene(&bin),
@@ -138,11 +173,17 @@ fn main() -> ExitCode {
 }
 
 fn run_crash(config: &crash::CrashConfig) -> Result<bool, String> {
-    println!("crash: {} cycles, {} workers, seed {}", config.cycles, config.workers, config.seed);
+    println!(
+        "crash: {} cycles, {} workers, seed {}",
+        config.cycles, config.workers, config.seed
+    );
     let report = crash::run(config)?;
     println!("cycles completed:        {}", report.cycles);
     println!("acknowledged writes:     {}", report.acknowledged_writes);
-    println!("in flight at a kill:     {} ({} turned out applied)", report.in_flight_at_kill, report.in_flight_applied);
+    println!(
+        "in flight at a kill:     {} ({} turned out applied)",
+        report.in_flight_at_kill, report.in_flight_applied
+    );
     println!("ciphertexts returned:    {}", report.ciphertexts);
     println!("decryptions checked:     {}", report.decrypts_checked);
     println!("keys at the end:         {}", report.keys);
@@ -155,16 +196,28 @@ fn run_crash(config: &crash::CrashConfig) -> Result<bool, String> {
 }
 
 /// Starts a fresh server with the harness credentials.
-fn fresh_server(bin: &std::path::Path, label: &str) -> Result<(DataDir, Trent, Credentials), String> {
+fn fresh_server(
+    bin: &std::path::Path,
+    label: &str,
+) -> Result<(DataDir, Trent, Credentials), String> {
     let dir = DataDir::new(label).map_err(|e| e.to_string())?;
-    let credentials = Credentials { access_key_id: "CHAOSADMIN".into(), secret: "chaos-secret-not-for-production".into() };
+    let credentials = Credentials {
+        access_key_id: "CHAOSADMIN".into(),
+        secret: "chaos-secret-not-for-production".into(),
+    };
     let mut trent = Trent::new(bin, dir.path()).with_env("TRENT_LOG", "warn");
     trent.add_credentials(&credentials)?;
     trent.start()?;
     Ok((dir, trent, credentials))
 }
 
-fn run_hostile(bin: &std::path::Path, cases: u64, threads: usize, idle: usize, seed: u64) -> Result<bool, String> {
+fn run_hostile(
+    bin: &std::path::Path,
+    cases: u64,
+    threads: usize,
+    idle: usize,
+    seed: u64,
+) -> Result<bool, String> {
     println!("hostile: {cases} cases, {threads} threads, seed {seed}");
     let (_dir, mut trent, credentials) = fresh_server(bin, "hostile")?;
     let addr = trent.addr().ok_or("not running")?;
@@ -172,9 +225,22 @@ fn run_hostile(bin: &std::path::Path, cases: u64, threads: usize, idle: usize, s
     let mut client = trent.client(&credentials)?;
     let fixtures = hostile::Fixtures::create(&mut client)?;
     // Warm up, then measure memory before.
-    let _ = hostile::run_corpus(addr, &credentials, &fixtures, &hostile::HostileConfig { cases: 2000, threads, seed: seed ^ 1 });
+    let _ = hostile::run_corpus(
+        addr,
+        &credentials,
+        &fixtures,
+        &hostile::HostileConfig {
+            cases: 2000,
+            threads,
+            seed: seed ^ 1,
+        },
+    );
     let before = pid.and_then(procfs::usage);
-    let config = hostile::HostileConfig { cases, threads, seed };
+    let config = hostile::HostileConfig {
+        cases,
+        threads,
+        seed,
+    };
     let report = hostile::run_corpus(addr, &credentials, &fixtures, &config);
     let (flips, flip_failures) = hostile::every_bit_flipped(&mut client, &fixtures);
     let mut rng = Rng::new(seed);
@@ -186,12 +252,20 @@ fn run_hostile(bin: &std::path::Path, cases: u64, threads: usize, idle: usize, s
     ];
     transport.extend(hostile::garbage_requests(addr, &mut rng, 200));
     let after = pid.and_then(procfs::usage);
-    let alive = client.call("ListKeys", &serde_json::json!({"Limit": 1})).is_ok();
-    println!("cases:                   {} in {:.1?}", report.cases, report.elapsed);
+    let alive = client
+        .call("ListKeys", &serde_json::json!({"Limit": 1}))
+        .is_ok();
+    println!(
+        "cases:                   {} in {:.1?}",
+        report.cases, report.elapsed
+    );
     println!("by status:               {:?}", report.by_status);
     println!("by error:                {:?}", report.by_error);
     println!("by kind:                 {:?}", report.by_kind);
-    println!("ciphertext bit flips:    {flips} ({} failures)", flip_failures.len());
+    println!(
+        "ciphertext bit flips:    {flips} ({} failures)",
+        flip_failures.len()
+    );
     let transport_failures: Vec<_> = transport.iter().filter(|t| !t.ok).collect();
     let mut by_name: std::collections::BTreeMap<&str, (u32, u32)> = Default::default();
     for t in &transport {
@@ -200,7 +274,12 @@ fn run_hostile(bin: &std::path::Path, cases: u64, threads: usize, idle: usize, s
         e.1 += u32::from(t.ok);
     }
     for t in transport.iter().take(4) {
-        println!("transport {:<18} {} — {}", t.name, if t.ok { "ok" } else { "FAILED" }, t.detail);
+        println!(
+            "transport {:<18} {} — {}",
+            t.name,
+            if t.ok { "ok" } else { "FAILED" },
+            t.detail
+        );
     }
     println!("transport checks:        {by_name:?} (total, passed)");
     println!("server memory:           {before:?} → {after:?}");
@@ -217,19 +296,40 @@ fn run_hostile(bin: &std::path::Path, cases: u64, threads: usize, idle: usize, s
     Ok(failures == 0 && alive)
 }
 
-fn run_soak(bin: &std::path::Path, config: &soak::SoakConfig, csv: Option<PathBuf>) -> Result<bool, String> {
+fn run_soak(
+    bin: &std::path::Path,
+    config: &soak::SoakConfig,
+    csv: Option<PathBuf>,
+) -> Result<bool, String> {
     println!("soak: {:?}, {} workers", config.duration, config.workers);
     let (_dir, mut trent, credentials) = fresh_server(bin, "soak")?;
     let addr = trent.addr().ok_or("not running")?;
     let started = Instant::now();
     let report = soak::run(addr, trent.pid(), &credentials, config, |s| {
-        let u = s.usage.map(|u| format!("rss {} KiB, {} threads, {} fds", u.rss_kib, u.threads, u.fds)).unwrap_or_default();
-        println!("{:>7.0}s {:>7} req {:>3} err p50 {:>6} µs p99 {:>7} µs  {u}", s.at_secs, s.requests, s.errors, s.p50_us, s.p99_us);
+        let u = s
+            .usage
+            .map(|u| {
+                format!(
+                    "rss {} KiB, {} threads, {} fds",
+                    u.rss_kib, u.threads, u.fds
+                )
+            })
+            .unwrap_or_default();
+        println!(
+            "{:>7.0}s {:>7} req {:>3} err p50 {:>6} µs p99 {:>7} µs  {u}",
+            s.at_secs, s.requests, s.errors, s.p50_us, s.p99_us
+        );
     })?;
     if let Some(path) = csv {
         std::fs::write(&path, report.csv()).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    println!("elapsed {:.0?}: {} requests, {} expected refusals, {} churn actions", started.elapsed(), report.requests, report.expected_refusals, report.churn_actions);
+    println!(
+        "elapsed {:.0?}: {} requests, {} expected refusals, {} churn actions",
+        started.elapsed(),
+        report.requests,
+        report.expected_refusals,
+        report.churn_actions
+    );
     for e in &report.errors {
         println!("  error: {e}");
     }
@@ -245,12 +345,16 @@ fn run_soak(bin: &std::path::Path, config: &soak::SoakConfig, csv: Option<PathBu
 
 fn run_hygiene(bin: &std::path::Path) -> Result<bool, String> {
     let report = hygiene::run(bin)?;
-    println!("operations exercised:    {} ({} distinct)", report.operations.len(), {
-        let mut ops = report.operations.clone();
-        ops.sort();
-        ops.dedup();
-        ops.len()
-    });
+    println!(
+        "operations exercised:    {} ({} distinct)",
+        report.operations.len(),
+        {
+            let mut ops = report.operations.clone();
+            ops.sort();
+            ops.dedup();
+            ops.len()
+        }
+    );
     println!("secrets searched for:    {}", report.secrets);
     println!("bytes scanned:           {}", report.scanned_bytes);
     println!("findings:                {}", report.findings.len());

@@ -227,7 +227,9 @@ impl Trent {
             None => {
                 let _ = child.kill();
                 let _ = child.wait();
-                Err(format!("trent did not exit within {STOP_TIMEOUT:?} of SIGTERM"))
+                Err(format!(
+                    "trent did not exit within {STOP_TIMEOUT:?} of SIGTERM"
+                ))
             }
         }
     }

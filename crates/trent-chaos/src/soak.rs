@@ -134,8 +134,12 @@ pub fn run(
             .map(str::to_owned)
             .ok_or_else(|| "CreateKey without KeyId".to_owned())
     };
-    let stable: Vec<String> = (0..4).map(|i| create(&format!("soak stable {i}"))).collect::<Result<_, _>>()?;
-    let churn: Vec<String> = (0..2).map(|i| create(&format!("soak churn {i}"))).collect::<Result<_, _>>()?;
+    let stable: Vec<String> = (0..4)
+        .map(|i| create(&format!("soak stable {i}")))
+        .collect::<Result<_, _>>()?;
+    let churn: Vec<String> = (0..2)
+        .map(|i| create(&format!("soak churn {i}")))
+        .collect::<Result<_, _>>()?;
 
     let shared = Arc::new(Shared::default());
     let stop = Arc::new(AtomicBool::new(false));
@@ -143,16 +147,26 @@ pub fn run(
     let mut handles = Vec::new();
     for _ in 0..config.workers.max(1) {
         let client = Client::new(addr, credentials.clone(), region).map_err(|e| e.to_string())?;
-        let (shared, stop, stable, churn) = (shared.clone(), stop.clone(), stable.clone(), churn.clone());
+        let (shared, stop, stable, churn) =
+            (shared.clone(), stop.clone(), stable.clone(), churn.clone());
         let rng = rng.fork();
-        handles.push(std::thread::spawn(move || traffic(client, rng, &stable, &churn, &shared, &stop)));
+        handles.push(std::thread::spawn(move || {
+            traffic(client, rng, &stable, &churn, &shared, &stop)
+        }));
     }
     let churn_actions = Arc::new(AtomicU64::new(0));
     {
         let client = Client::new(addr, credentials.clone(), region).map_err(|e| e.to_string())?;
-        let (shared, stop, churn, every, actions) =
-            (shared.clone(), stop.clone(), churn.clone(), config.churn_every, churn_actions.clone());
-        handles.push(std::thread::spawn(move || controller(client, &churn, every, &shared, &stop, &actions)));
+        let (shared, stop, churn, every, actions) = (
+            shared.clone(),
+            stop.clone(),
+            churn.clone(),
+            config.churn_every,
+            churn_actions.clone(),
+        );
+        handles.push(std::thread::spawn(move || {
+            controller(client, &churn, every, &shared, &stop, &actions)
+        }));
     }
 
     let started = Instant::now();
@@ -162,7 +176,10 @@ pub fn run(
     let mut last_requests = 0;
     let mut last_errors = 0;
     while Instant::now() < end {
-        std::thread::sleep(next.saturating_duration_since(Instant::now()).min(end.saturating_duration_since(Instant::now())));
+        std::thread::sleep(
+            next.saturating_duration_since(Instant::now())
+                .min(end.saturating_duration_since(Instant::now())),
+        );
         next += config.sample_every;
         let mut lat = shared
             .latencies
@@ -199,7 +216,11 @@ pub fn run(
     report.requests = shared.requests.load(Ordering::Relaxed);
     report.expected_refusals = shared.refusals.load(Ordering::Relaxed);
     report.churn_actions = churn_actions.load(Ordering::Relaxed);
-    report.errors = shared.messages.lock().map(|m| m.clone()).unwrap_or_default();
+    report.errors = shared
+        .messages
+        .lock()
+        .map(|m| m.clone())
+        .unwrap_or_default();
     judge(&mut report, shared.errors.load(Ordering::Relaxed));
     Ok(report)
 }
@@ -252,19 +273,29 @@ fn traffic(
                 let n = String::from_utf8_lossy(&tagged[..split]).into_owned();
                 let plaintext = &tagged[split + 1..];
                 client
-                    .call("Decrypt", &json!({"CiphertextBlob": b64(blob), "EncryptionContext": {"n": n}}))
+                    .call(
+                        "Decrypt",
+                        &json!({"CiphertextBlob": b64(blob), "EncryptionContext": {"n": n}}),
+                    )
                     .and_then(|v| {
                         if Reply::blob(&v, "Plaintext").as_deref() == Some(plaintext) {
                             Ok(())
                         } else {
-                            Err(crate::client::CallError::Transport("Decrypt returned other bytes".into()))
+                            Err(crate::client::CallError::Transport(
+                                "Decrypt returned other bytes".into(),
+                            ))
                         }
                     })
             }
             7 => client
-                .call("GenerateDataKey", &json!({"KeyId": key, "KeySpec": "AES_256"}))
+                .call(
+                    "GenerateDataKey",
+                    &json!({"KeyId": key, "KeySpec": "AES_256"}),
+                )
                 .map(|_| ()),
-            8 => client.call("DescribeKey", &json!({"KeyId": key})).map(|_| ()),
+            8 => client
+                .call("DescribeKey", &json!({"KeyId": key}))
+                .map(|_| ()),
             _ => client.call("ListKeys", &json!({"Limit": 10})).map(|_| ()),
         };
         match result {
@@ -296,9 +327,10 @@ fn controller(
             0 => client.call("DisableKey", &json!({"KeyId": key})),
             1 => client.call("EnableKey", &json!({"KeyId": key})),
             _ => match client.call("RotateKeyOnDemand", &json!({"KeyId": key})) {
-                Err(e) if e.error_type() == Some("LimitExceededException") => {
-                    client.call("EnableKeyRotation", &json!({"KeyId": key, "RotationPeriodInDays": 90}))
-                }
+                Err(e) if e.error_type() == Some("LimitExceededException") => client.call(
+                    "EnableKeyRotation",
+                    &json!({"KeyId": key, "RotationPeriodInDays": 90}),
+                ),
                 other => other,
             },
         };
@@ -331,19 +363,28 @@ fn judge(report: &mut SoakReport, errors: u64) {
             .failures
             .push(format!("RSS grew: {rss2:.0} KiB → {rss4:.0} KiB"));
     }
-    let max = |s: &[procfs::Usage], f: fn(&procfs::Usage) -> u64| s.iter().map(f).max().unwrap_or(0);
+    let max =
+        |s: &[procfs::Usage], f: fn(&procfs::Usage) -> u64| s.iter().map(f).max().unwrap_or(0);
     let (fd2, fd4) = (max(&usage[..2 * q], |u| u.fds), max(last, |u| u.fds));
     if fd4 > fd2 + 8 {
-        report.failures.push(format!("file descriptors grew: {fd2} → {fd4}"));
+        report
+            .failures
+            .push(format!("file descriptors grew: {fd2} → {fd4}"));
     }
-    let (th2, th4) = (max(&usage[..2 * q], |u| u.threads), max(last, |u| u.threads));
+    let (th2, th4) = (
+        max(&usage[..2 * q], |u| u.threads),
+        max(last, |u| u.threads),
+    );
     if th4 > th2 + 8 {
         report.failures.push(format!("threads grew: {th2} → {th4}"));
     }
     let samples = &report.samples;
     let sq = samples.len() / 4;
     let p99 = |s: &[Sample]| s.iter().map(|x| x.p99_us).sum::<u64>() as f64 / s.len().max(1) as f64;
-    let (l2, l4) = (p99(&samples[sq..2 * sq]), p99(&samples[samples.len() - sq..]));
+    let (l2, l4) = (
+        p99(&samples[sq..2 * sq]),
+        p99(&samples[samples.len() - sq..]),
+    );
     if l4 > l2 * 3.0 + 5000.0 {
         report
             .failures

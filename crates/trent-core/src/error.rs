@@ -72,4 +72,16 @@ pub enum Error {
     /// VerifyMac found the MAC does not match. AWS sends no message.
     #[error("")]
     InvalidMac,
+    /// An import token is malformed, forged, for another key, or already
+    /// used or replaced.
+    #[error("The import token is invalid.")]
+    InvalidImportToken,
+    /// An import token's 24 hours have passed.
+    #[error("The import token has expired. Call GetParametersForImport for a new one.")]
+    ExpiredImportToken,
+    /// Re-imported material differs from the key's original material.
+    #[error(
+        "The key material does not match the key material previously imported into this KMS key."
+    )]
+    IncorrectKeyMaterial,
 }

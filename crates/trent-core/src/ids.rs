@@ -116,6 +116,21 @@ fn parse_arn(rest: &str) -> Option<KeyRef> {
     }
 }
 
+/// Checks a `Marker` for ListKeys: markers are the last key id of a page.
+pub fn validate_key_marker(marker: &str) -> Result<(), Error> {
+    uuid::Uuid::parse_str(marker)
+        .map(|_| ())
+        .map_err(|_| Error::InvalidMarker("The marker is not valid.".into()))
+}
+
+/// Checks a `Marker` for ListAliases: markers are the last alias name of a page.
+pub fn validate_alias_marker(marker: &str) -> Result<(), Error> {
+    match validate_alias_name(marker) {
+        Ok(()) | Err(Error::NotAuthorized(_)) => Ok(()),
+        Err(_) => Err(Error::InvalidMarker("The marker is not valid.".into())),
+    }
+}
+
 /// Checks an alias name given to CreateAlias or UpdateAlias.
 ///
 /// AWS: 1–256 characters of `[a-zA-Z0-9/_-]` after `alias/`; the `alias/aws/`
@@ -135,7 +150,7 @@ pub fn validate_alias_name(name: &str) -> Result<(), Error> {
         )));
     }
     let Some(rest) = name.strip_prefix("alias/") else {
-        return Err(Error::InvalidAliasName("Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html".into()));
+        return Err(Error::Validation("Alias must start with the prefix \"alias/\". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html".into()));
     };
     if rest.is_empty() || name.contains(':') {
         return Err(Error::InvalidAliasName(format!(
@@ -201,8 +216,7 @@ mod tests {
             Err(Error::NotAuthorized(_))
         ));
         assert!(matches!(
-            validate_alias_name("app"),
-            Err(Error::InvalidAliasName(_))
+            validate_alias_name("app"), Err(Error::Validation(_))
         ));
         assert!(matches!(
             validate_alias_name("alias/"),

@@ -188,6 +188,15 @@ pub struct RotationConfig {
 pub enum BackendRef {
     /// Material wrapped under the root key in the store, used in process.
     Software,
+    /// An AES key generated and used inside the HSM of a custom key store
+    /// (origin AWS_CLOUDHSM); the store keeps only a handle.
+    Pkcs11 {
+        /// The custom key store id (`cks-…`).
+        store_id: String,
+        /// The configured HSM name the store is bound to (its
+        /// `CloudHsmClusterId`).
+        cluster_id: String,
+    },
 }
 
 /// A KMS key's metadata: everything but its key material.
@@ -227,6 +236,9 @@ pub struct KeyRecord {
     pub current_material: String,
     /// Where the material lives.
     pub backend: BackendRef,
+    /// Imported material's state, for keys with origin EXTERNAL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<crate::import::ImportState>,
     /// Incremented by the store on every update (optimistic concurrency).
     #[serde(default)]
     pub revision: u64,
@@ -358,7 +370,8 @@ impl KeyRecord {
         Ok(())
     }
 
-    /// CancelKeyDeletion: PendingDeletion → Disabled.
+    /// CancelKeyDeletion: PendingDeletion → Disabled (→ PendingImport for
+    /// an EXTERNAL key without material, as AWS does).
     pub fn cancel_deletion(&mut self) -> Result<(), Error> {
         if self.state != KeyState::PendingDeletion {
             return Err(Error::InvalidState {
@@ -366,7 +379,11 @@ impl KeyRecord {
                 state: self.state,
             });
         }
-        self.state = KeyState::Disabled;
+        self.state = if self.has_material() {
+            KeyState::Disabled
+        } else {
+            KeyState::PendingImport
+        };
         self.deletion_date = None;
         self.pending_window_days = None;
         Ok(())
@@ -515,6 +532,7 @@ mod tests {
             rotation: RotationConfig::default(),
             current_material: String::new(),
             backend: BackendRef::Software,
+            import: None,
             revision: 0,
         }
     }

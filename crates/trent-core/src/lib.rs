@@ -8,6 +8,8 @@
 //! - [`key`] — [`key::KeyRecord`], its metadata enums and the key state machine.
 //! - [`spec`] — what each key spec can do: usages, algorithms, digest lengths,
 //!   message limits, and AWS's error for every wrong pairing.
+//! - [`import`] — importing key material: wrapping rules, the import token,
+//!   expiry.
 //! - [`ciphertext`] — the self-describing symmetric ciphertext blob.
 //! - [`context`] — encryption contexts and their canonical byte form.
 //! - [`policy`] — the default key policy.
@@ -22,6 +24,7 @@ pub mod context;
 pub mod credential;
 mod error;
 pub mod ids;
+pub mod import;
 pub mod key;
 pub mod policy;
 pub mod spec;

@@ -86,6 +86,11 @@ pub trait SymmetricKey: Send + Sync + std::fmt::Debug {
         aad: &[u8],
         sealed: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>, Error>;
+    /// Whether a call may block for long (a round trip to an HSM): callers
+    /// on the async executor step off it first (the server's `off_executor`).
+    fn blocks(&self) -> bool {
+        false
+    }
 }
 
 /// A loaded HMAC key.
@@ -174,6 +179,15 @@ pub trait KemKey: Send + Sync + std::fmt::Debug {
     fn decapsulate(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error>;
 }
 
+/// Imported material as a backend keeps it.
+#[derive(Debug)]
+pub struct ImportedMaterial {
+    /// What the store keeps (wrapped material, or an HSM handle).
+    pub stored: Vec<u8>,
+    /// The keyed fingerprint that recognises the same material later.
+    pub fingerprint: [u8; 32],
+}
+
 /// Where key material is made, kept and used.
 pub trait KeyBackend: Send + Sync + std::fmt::Debug {
     /// Creates material for a new version of a key of `spec` used for
@@ -186,6 +200,26 @@ pub trait KeyBackend: Send + Sync + std::fmt::Debug {
         spec: KeySpec,
         usage: KeyUsage,
     ) -> Result<Vec<u8>, Error>;
+    /// Accepts imported plaintext `material` for a version of a key of
+    /// `spec` (raw bytes for symmetric and HMAC keys, DER PKCS#8 for
+    /// asymmetric ones), checks it fits the spec, and returns what the store
+    /// keeps with the material's fingerprint
+    /// ([`crate::import::fingerprint`]). Material that does not fit is
+    /// [`Error::InvalidKeyMaterial`]. A backend that cannot hold imported
+    /// material (an HSM, until written) keeps this default: [`Error::Unsupported`].
+    fn import_material(
+        &self,
+        root: &RootKey,
+        owner: MaterialOwner<'_>,
+        spec: KeySpec,
+        usage: KeyUsage,
+        material: &[u8],
+    ) -> Result<ImportedMaterial, Error> {
+        let _ = (root, owner, usage, material);
+        Err(Error::Unsupported(format!(
+            "importing key material for {spec} into this key store"
+        )))
+    }
     /// Loads a stored version for use.
     fn load(
         &self,

@@ -41,4 +41,12 @@ pub enum Error {
     /// is malformed, not a SubjectPublicKeyInfo, or on another curve.
     #[error("the public key is not a valid DER SubjectPublicKeyInfo for this key's curve")]
     PeerPublicKey,
+    /// Imported key material is not valid for the key's spec (wrong length,
+    /// not PKCS#8, another algorithm or curve or modulus size).
+    #[error("the key material is not valid for key spec {0}")]
+    InvalidKeyMaterial(trent_core::key::KeySpec),
+    /// A PKCS#11 token (a custom key store's HSM, the HSM seal) failed or is
+    /// not connected.
+    #[error(transparent)]
+    Hsm(#[from] crate::pkcs11::TokenError),
 }

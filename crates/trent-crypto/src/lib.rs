@@ -6,10 +6,14 @@
 //!   passphrase (Argon2id); [`shamir`] splits the unseal key into shares.
 //! - [`backend`] — the [`backend::KeyBackend`] seam, chosen per key, and the
 //!   [`backend::SymmetricKey`] a loaded key version exposes.
+//! - [`import`] — wrapping keys, unwrapping imported material, the import
+//!   token's MAC and the material fingerprint.
 //! - [`software`] — the in-process backend (key material wrapped under the
 //!   root key, AES-256-GCM with per-message HKDF keys; RSA, ECDSA, Ed25519,
 //!   ML-DSA, HMAC, ECDH and ML-KEM through aws-lc-rs), and key-pair
 //!   generation for GenerateDataKeyPair.
+//! - [`pkcs11`] — PKCS#11 HSMs: the backend of custom key stores (AES keys
+//!   generated and used inside the token) and the HSM seal (docs/HSM.md).
 //!
 //! `aws_lc_ffi` (private) is the one module allowed `unsafe`: the AWS-LC
 //! calls aws-lc-rs does not expose (ML-DSA external μ, Ed25519ph, ML-KEM
@@ -20,6 +24,8 @@
 mod aws_lc_ffi;
 pub mod backend;
 mod error;
+pub mod import;
+pub mod pkcs11;
 pub mod root;
 pub mod seal;
 pub mod shamir;

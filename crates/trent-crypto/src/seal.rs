@@ -25,6 +25,7 @@ const SEAL_V1: u8 = 0x01;
 const KIND_DEV_FILE: u8 = 0x01;
 const KIND_PASSPHRASE: u8 = 0x02;
 pub(crate) const KIND_SHAMIR: u8 = 0x03;
+pub(crate) const KIND_PKCS11: u8 = 0x04;
 
 /// A way of keeping the root key sealed at rest.
 pub trait Seal: Send + Sync + std::fmt::Debug {
@@ -49,6 +50,7 @@ pub fn sealed_kind(sealed: &[u8]) -> Option<&'static str> {
         KIND_DEV_FILE => Some("dev-file"),
         KIND_PASSPHRASE => Some("passphrase"),
         KIND_SHAMIR => Some("shamir"),
+        KIND_PKCS11 => Some("pkcs11"),
         _ => None,
     }
 }

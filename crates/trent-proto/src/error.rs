@@ -43,6 +43,12 @@ error_codes! {
     InvalidArn = ("InvalidArnException", 400),
     /// The ciphertext is invalid.
     InvalidCiphertext = ("InvalidCiphertextException", 400),
+    /// An import token is invalid, or for another key.
+    InvalidImportToken = ("InvalidImportTokenException", 400),
+    /// An import token has expired.
+    ExpiredImportToken = ("ExpiredImportTokenException", 400),
+    /// Imported key material differs from the key's original material.
+    IncorrectKeyMaterial = ("IncorrectKeyMaterialException", 400),
     /// A grant token is invalid.
     InvalidGrantToken = ("InvalidGrantTokenException", 400),
     /// The key usage does not allow the operation.
@@ -89,6 +95,18 @@ error_codes! {
     Validation = ("ValidationException", 400),
     /// The service cannot answer now (e.g. sealed).
     ServiceUnavailable = ("ServiceUnavailableException", 503),
+    /// A custom key store with that name exists.
+    CustomKeyStoreNameInUse = ("CustomKeyStoreNameInUseException", 400),
+    /// The custom key store's connection state does not allow the operation.
+    CustomKeyStoreInvalidState = ("CustomKeyStoreInvalidStateException", 400),
+    /// The custom key store does not exist.
+    CustomKeyStoreNotFound = ("CustomKeyStoreNotFoundException", 400),
+    /// The custom key store still holds KMS keys.
+    CustomKeyStoreHasCmks = ("CustomKeyStoreHasCMKsException", 400),
+    /// No HSM is configured under that `CloudHsmClusterId`.
+    CloudHsmClusterNotFound = ("CloudHsmClusterNotFoundException", 400),
+    /// The HSM is already bound to another custom key store.
+    CloudHsmClusterInUse = ("CloudHsmClusterInUseException", 400),
 }
 
 /// An error ready to send: the AWS name and a human message.

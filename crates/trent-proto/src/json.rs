@@ -13,6 +13,15 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     } else {
         body
     };
+    // serde also builds a struct from a JSON array, field by field in
+    // declaration order (`[]` would be an empty request); a request body is
+    // an object or nothing.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::new(
+            ErrorCode::Serialization,
+            "Start of structure or map found where not expected: the body must be a JSON object.",
+        ));
+    }
     let mut de = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
@@ -111,6 +120,15 @@ mod tests {
         plaintext: Option<zeroize::Zeroizing<Vec<u8>>>,
     }
 
+    /// Shaped like the operation requests: every field optional.
+    #[derive(Deserialize, Debug, Default)]
+    #[serde(rename_all = "PascalCase", default)]
+    #[allow(dead_code)]
+    struct Opt {
+        key_id: Option<String>,
+        limit: Option<i64>,
+    }
+
     #[test]
     fn errors_name_the_field() {
         let e = decode::<R>(br#"{"NumberOfBytes": "x"}"#).unwrap_err();
@@ -126,7 +144,10 @@ mod tests {
             decode::<R>(b"{").unwrap_err().code,
             ErrorCode::Serialization
         );
-        assert_eq!(decode::<R>(b"[]").unwrap_err().code, ErrorCode::Validation);
+        assert_eq!(decode::<R>(b"[]").unwrap_err().code, ErrorCode::Serialization);
+        assert_eq!(decode::<Opt>(b" []").unwrap_err().code, ErrorCode::Serialization);
+        assert_eq!(decode::<Opt>(br#"["x", 5]"#).unwrap_err().code, ErrorCode::Serialization);
+        assert!(decode::<Opt>(b" {} ").is_ok());
         assert!(decode::<R>(b"").is_ok());
         assert_eq!(
             decode::<R>(br#"{"Plaintext":"aGk="}"#)

@@ -130,6 +130,14 @@ pub struct KeyMetadata {
     pub pending_deletion_window_in_days: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_key_material_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub custom_key_store_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cloud_hsm_cluster_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_to: Option<Timestamp>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration_model: Option<String>,
 }
 
 response!(/// Response with only KeyMetadata.
@@ -474,3 +482,41 @@ DecapsulateRequest {
 
 response!(/// Decapsulate response.
 DecapsulateResponse { key_id: String, shared_secret: Option<OutBlob>, encapsulation_algorithm: String });
+
+request!(/// GetParametersForImport.
+GetParametersForImportRequest {
+    key_id: Option<String>,
+    wrapping_algorithm: Option<String>,
+    wrapping_key_spec: Option<String>,
+});
+
+response!(/// GetParametersForImport response.
+GetParametersForImportResponse {
+    key_id: String,
+    import_token: Option<OutBlob>,
+    public_key: Option<OutBlob>,
+    parameters_valid_to: Option<Timestamp>,
+});
+
+request!(/// ImportKeyMaterial.
+ImportKeyMaterialRequest {
+    key_id: Option<String>,
+    #[serde(with = "crate::json::opt_blob")]
+    import_token: Option<Blob>,
+    #[serde(with = "crate::json::opt_blob")]
+    encrypted_key_material: Option<Blob>,
+    valid_to: Option<Timestamp>,
+    expiration_model: Option<String>,
+    import_type: Option<String>,
+    key_material_description: Option<String>,
+    key_material_id: Option<String>,
+});
+
+response!(/// ImportKeyMaterial response.
+ImportKeyMaterialResponse { key_id: String, key_material_id: Option<String> });
+
+request!(/// DeleteImportedKeyMaterial.
+DeleteImportedKeyMaterialRequest { key_id: Option<String>, key_material_id: Option<String> });
+
+response!(/// DeleteImportedKeyMaterial response.
+DeleteImportedKeyMaterialResponse { key_id: String, key_material_id: Option<String> });

@@ -42,7 +42,12 @@ impl AuditState {
     /// [`Node::unseal`] before the root key is published, so no request runs
     /// unrecorded.
     pub(crate) fn open(&self, store: &Arc<dyn Store>, root: &RootKey) -> Result<(), ServerError> {
-        let Some(config) = self.config.lock().unwrap_or_else(|p| p.into_inner()).clone() else {
+        let Some(config) = self
+            .config
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+        else {
             return Ok(());
         };
         let mut log = self.log.write().unwrap_or_else(|p| p.into_inner());
@@ -51,7 +56,10 @@ impl AuditState {
         }
         let fail = |e: trent_audit::Error| {
             tracing::error!(error = %e, "opening the audit log");
-            api(ErrorCode::KmsInternal, format!("opening the audit log: {e}"))
+            api(
+                ErrorCode::KmsInternal,
+                format!("opening the audit log: {e}"),
+            )
         };
         let keys = AuditKeys::load_or_create(store.as_ref(), root).map_err(fail)?;
         *log = Some(Arc::new(
@@ -133,7 +141,10 @@ pub(crate) struct Exchange<'a> {
 
 /// The record of one request.
 pub(crate) fn request_event(node: &Node, x: &Exchange<'_>) -> AuditEvent {
-    let name = x.operation.filter(|op| valid_operation_name(op)).unwrap_or("Unknown");
+    let name = x
+        .operation
+        .filter(|op| valid_operation_name(op))
+        .unwrap_or("Unknown");
     let read_only = is_read_only(name);
     let request_parameters = x.request.and_then(trent_audit::redact::filter);
     let response = match x.outcome {
@@ -259,7 +270,9 @@ fn valid_operation_name(op: &str) -> bool {
 
 /// CloudTrail's `readOnly`: operations that change no state.
 fn is_read_only(op: &str) -> bool {
-    ["Describe", "List", "Get"].iter().any(|p| op.starts_with(p))
+    ["Describe", "List", "Get"]
+        .iter()
+        .any(|p| op.starts_with(p))
         || matches!(
             op,
             "Encrypt"
@@ -299,7 +312,9 @@ fn resources(
         }
     };
     let collect = |value: Option<&Value>, fields: &[&str]| -> Vec<String> {
-        let Some(value) = value else { return Vec::new() };
+        let Some(value) = value else {
+            return Vec::new();
+        };
         let mut arns: Vec<String> = Vec::new();
         for field in fields {
             let found = match *field {
@@ -316,7 +331,10 @@ fn resources(
     };
     let mut arns = collect(response, &["keyMetadata", "sourceKeyId", "keyId"]);
     if arns.is_empty() {
-        arns = collect(request, &["keyId", "sourceKeyId", "destinationKeyId", "targetKeyId"]);
+        arns = collect(
+            request,
+            &["keyId", "sourceKeyId", "destinationKeyId", "targetKeyId"],
+        );
     }
     let owner = |arn: &str| arn.split(':').nth(4).unwrap_or(account).to_owned();
     arns.iter()
@@ -374,7 +392,15 @@ mod tests {
             None,
         );
         assert_eq!(r[0].arn, arn);
-        assert!(resources("us-east-1", "1", Some(&serde_json::json!({"keyId": "alias/x"})), None).is_empty());
+        assert!(
+            resources(
+                "us-east-1",
+                "1",
+                Some(&serde_json::json!({"keyId": "alias/x"})),
+                None
+            )
+            .is_empty()
+        );
     }
 
     #[test]
@@ -390,10 +416,23 @@ mod tests {
 
     #[test]
     fn read_only_follows_cloudtrail() {
-        for op in ["Encrypt", "Decrypt", "DescribeKey", "ListAliases", "GetKeyPolicy", "GenerateRandom"] {
+        for op in [
+            "Encrypt",
+            "Decrypt",
+            "DescribeKey",
+            "ListAliases",
+            "GetKeyPolicy",
+            "GenerateRandom",
+        ] {
             assert!(is_read_only(op), "{op}");
         }
-        for op in ["CreateKey", "ScheduleKeyDeletion", "PutKeyPolicy", "RotateKeyOnDemand", "TagResource"] {
+        for op in [
+            "CreateKey",
+            "ScheduleKeyDeletion",
+            "PutKeyPolicy",
+            "RotateKeyOnDemand",
+            "TagResource",
+        ] {
             assert!(!is_read_only(op), "{op}");
         }
         assert!(valid_operation_name("Encrypt"));

@@ -264,6 +264,7 @@ mod tests {
             rotation: RotationConfig::default(),
             current_material: "m2".into(),
             backend: BackendRef::Software,
+            import: None,
             revision: 0,
         };
         let material = |id: &str, rotation| MaterialRecord {

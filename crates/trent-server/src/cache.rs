@@ -215,6 +215,10 @@ fn load(node: &Node, record: KeyRecord) -> Result<LoadedKey, ServerError> {
         let root = node.root()?;
         let backend = node.backend(&record.backend);
         for material in node.store.materials(&record.key_id)? {
+            // Deleted imported material: nothing to load.
+            if material.wrapped.is_empty() {
+                continue;
+            }
             let owner = MaterialOwner {
                 key_arn: &arn,
                 material_id: &material.material_id,

@@ -14,7 +14,9 @@ fn element(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 4 || rest.len() < n {
             return None;
         }
-        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
         (len, &rest[n..])
     };
     if rest.len() < len {
@@ -111,7 +113,7 @@ fn decode_string(tag: u8, bytes: &[u8]) -> Option<String> {
         // TeletexString: read as Latin-1
         0x14 => Some(bytes.iter().map(|&b| b as char).collect()),
         // BMPString: UCS-2 big-endian
-        0x1e if bytes.len() % 2 == 0 => {
+        0x1e if bytes.len().is_multiple_of(2) => {
             let units: Vec<u16> = bytes
                 .chunks(2)
                 .map(|c| u16::from_be_bytes([c[0], c[1]]))
@@ -162,7 +164,10 @@ fn dotted(oid: &[u8]) -> String {
             acc = 0;
         }
     }
-    arcs.iter().map(u64::to_string).collect::<Vec<_>>().join(".")
+    arcs.iter()
+        .map(u64::to_string)
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -198,7 +203,10 @@ mod tests {
     fn escapes_and_unknown_attributes() {
         assert_eq!(escape(" #a=b "), "\\ #a\\=b\\ ");
         assert_eq!(escape("#x"), "\\#x");
-        assert_eq!(dotted(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d]), "1.2.840.113549");
+        assert_eq!(
+            dotted(&[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d]),
+            "1.2.840.113549"
+        );
         // Not a certificate.
         assert_eq!(subject(b"\x30\x03\x02\x01\x00"), None);
         assert_eq!(subject(b""), None);

@@ -64,6 +64,9 @@ impl ServerError {
                     C::MalformedPolicy(_) => ErrorCode::MalformedPolicyDocument,
                     C::InvalidSignature => ErrorCode::KmsInvalidSignature,
                     C::InvalidMac => ErrorCode::KmsInvalidMac,
+                    C::InvalidImportToken => ErrorCode::InvalidImportToken,
+                    C::ExpiredImportToken => ErrorCode::ExpiredImportToken,
+                    C::IncorrectKeyMaterial => ErrorCode::IncorrectKeyMaterial,
                     _ => ErrorCode::KmsInternal,
                 };
                 ApiError::new(code, e.to_string())
@@ -77,6 +80,11 @@ impl ServerError {
             ServerError::Crypto(e @ trent_crypto::Error::PeerPublicKey) => {
                 ApiError::new(ErrorCode::Validation, e.to_string())
             }
+            // Imported material that does not fit the key spec is the caller's.
+            ServerError::Crypto(e @ trent_crypto::Error::InvalidKeyMaterial(_)) => {
+                ApiError::new(ErrorCode::Validation, e.to_string())
+            }
+            ServerError::Crypto(trent_crypto::Error::Hsm(e)) => hsm_error(e),
             ServerError::Crypto(_) => {
                 ApiError::new(ErrorCode::KmsInternal, "An internal error occurred.")
             }
@@ -92,5 +100,27 @@ impl ServerError {
                 "Trent is sealed: its root key is not available. Unseal it (see docs/OPERATIONS.md) and retry.",
             ),
         }
+    }
+}
+
+/// A custom key store's HSM failed during a key operation: a disconnected
+/// store or a vanished key object makes the key unusable (AWS's
+/// `KMSInvalidStateException`); an HSM that does not answer is a retryable
+/// internal error.
+fn hsm_error(e: &trent_crypto::pkcs11::TokenError) -> ApiError {
+    use trent_crypto::pkcs11::TokenError as T;
+    match e {
+        T::Disconnected => ApiError::new(
+            ErrorCode::KmsInvalidState,
+            "The key is unavailable because its custom key store is not connected.",
+        ),
+        T::ObjectNotFound => ApiError::new(
+            ErrorCode::KmsInvalidState,
+            "The key material of this key is missing from its custom key store's HSM.",
+        ),
+        other => ApiError::new(
+            ErrorCode::KmsInternal,
+            format!("The custom key store's HSM failed: {other}. The request can be retried."),
+        ),
     }
 }

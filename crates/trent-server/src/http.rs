@@ -22,8 +22,8 @@ use trent_proto::error::{ApiError, ErrorCode};
 use trent_proto::sigv4;
 
 use crate::context::{Connection, RequestContext};
-use crate::limits::{BodyDeadline, IdleTimeout, Limits};
 use crate::error::{ServerError, api};
+use crate::limits::{BodyDeadline, IdleTimeout, Limits};
 use crate::node::Node;
 use crate::ops::{self, Caller};
 use crate::tls::TlsConfig;
@@ -113,23 +113,25 @@ pub async fn serve_with(
         let gates = (gates.clone(), slot);
         let Some(tls) = tls.clone() else {
             let connection = Connection { peer, tls: None };
-            tokio::spawn(serve_connection(stream, connection, node, builder, watcher, gates));
+            tokio::spawn(serve_connection(
+                stream, connection, node, builder, watcher, gates,
+            ));
             continue;
         };
         tokio::spawn(async move {
             let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
-            let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await
-            {
-                Ok(Ok(stream)) => stream,
-                Ok(Err(e)) => {
-                    tracing::debug!(%peer, error = %e, "TLS handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    tracing::debug!(%peer, "TLS handshake timed out");
-                    return;
-                }
-            };
+            let stream =
+                match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                    Ok(Ok(stream)) => stream,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
             let session = crate::tls::session(stream.get_ref().1);
             let connection = Connection {
                 peer,
@@ -142,7 +144,9 @@ pub async fn serve_with(
         .await
         .is_err()
     {
-        tracing::warn!("connections still open {SHUTDOWN_GRACE:?} after shutdown began; closing them");
+        tracing::warn!(
+            "connections still open {SHUTDOWN_GRACE:?} after shutdown began; closing them"
+        );
     }
 }
 
@@ -195,7 +199,9 @@ async fn handle(
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
         (&Method::GET, "/readyz") if node.is_unsealed() => plain(StatusCode::OK, "ready\n"),
         (&Method::GET, "/readyz") => plain(StatusCode::SERVICE_UNAVAILABLE, "sealed\n"),
-        (_, path) if path.starts_with("/_trent/operator/") => crate::operator::route(&node, req).await,
+        (_, path) if path.starts_with("/_trent/operator/") => {
+            crate::operator::route(&node, req).await
+        }
         (&Method::GET, "/metrics") => metrics(&node).await,
         (&Method::POST, "/_trent/test/advance-clock") if node.config.test_clock => {
             advance_clock(&node, req).await
@@ -241,7 +247,9 @@ pub(crate) fn error_response(error: &ApiError) -> Response<Body> {
 }
 
 /// Reads the body, refusing anything over the limit before reading it.
-pub(crate) async fn read_body(req: Request<Incoming>) -> Result<(http::request::Parts, Bytes), ApiError> {
+pub(crate) async fn read_body(
+    req: Request<Incoming>,
+) -> Result<(http::request::Parts, Bytes), ApiError> {
     let too_large = || {
         ApiError::new(
             ErrorCode::RequestEntityTooLarge,
@@ -401,7 +409,11 @@ async fn unrouted(node: &Node, context: &RequestContext, request_id: &str) -> Re
 /// The access key id named in an `Authorization` header, for the record
 /// of a request that did not authenticate.
 fn claimed_access_key(parts: &http::request::Parts) -> Option<String> {
-    let header = parts.headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let header = parts
+        .headers
+        .get(http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
     let rest = &header[header.find("Credential=")? + "Credential=".len()..];
     let id = rest.split('/').next()?;
     trent_core::credential::valid_access_key_id(id).then(|| id.to_owned())

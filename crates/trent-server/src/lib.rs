@@ -11,8 +11,10 @@
 
 pub mod audit;
 pub mod auth;
+pub mod authz;
 pub mod backup;
 pub mod cache;
+pub mod cluster;
 mod cert_subject;
 pub mod context;
 pub mod credentials;
@@ -33,13 +35,22 @@ pub fn spawn_scheduler(node: Arc<node::Node>) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(scheduler::INTERVAL);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Nodes sharing a store run jobs one at a time: see `cluster`.
+        let lease = Arc::new(std::sync::Mutex::new(cluster::SchedulerLease::default()));
         loop {
             tick.tick().await;
             if !node.is_unsealed() {
                 continue;
             }
-            let worker = node.clone();
-            match tokio::task::spawn_blocking(move || scheduler::run_once(&worker)).await {
+            let (worker, lease) = (node.clone(), lease.clone());
+            let pass = move || {
+                let mut lease = lease.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                if !lease.acquire(&worker) {
+                    return Ok(scheduler::PassReport::default());
+                }
+                scheduler::run_once(&worker)
+            };
+            match tokio::task::spawn_blocking(pass).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(e)) => tracing::warn!(error = %e, "scheduler pass failed"),
                 Err(e) => tracing::error!(error = %e, "scheduler pass panicked"),

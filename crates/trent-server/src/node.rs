@@ -6,6 +6,7 @@ use std::sync::{Arc, RwLock};
 use trent_core::clock::Clock;
 use trent_core::key::BackendRef;
 use trent_crypto::backend::KeyBackend;
+use trent_crypto::pkcs11::{HsmConfig, Pkcs11Backend};
 use trent_crypto::root::RootKey;
 use trent_crypto::seal::Seal;
 use trent_crypto::software::SoftwareBackend;
@@ -55,6 +56,8 @@ pub struct Node {
     pub aliases: AliasCache,
     /// Access keys.
     pub credentials: CredentialCache,
+    /// Identity policies of users and roles.
+    pub identities: crate::authz::IdentityPolicyCache,
     /// Request and cache counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Shamir shares submitted towards unsealing.
@@ -63,6 +66,10 @@ pub struct Node {
     pub audit: crate::audit::AuditState,
     root: RwLock<Option<Arc<RootKey>>>,
     software: Arc<SoftwareBackend>,
+    /// The HSMs custom key stores may use, from the configuration.
+    hsms: Vec<HsmConfig>,
+    /// Custom key store id → its backend (and connection).
+    key_stores: RwLock<std::collections::HashMap<String, Arc<Pkcs11Backend>>>,
 }
 
 impl Node {
@@ -75,11 +82,40 @@ impl Node {
             keys: KeyCache::new(100_000),
             aliases: AliasCache::new(100_000),
             credentials: CredentialCache::default(),
+            identities: Default::default(),
             pending_shares: Default::default(),
             metrics: Default::default(),
             audit: Default::default(),
             root: RwLock::new(None),
             software: Arc::new(SoftwareBackend),
+            hsms: Vec::new(),
+            key_stores: Default::default(),
+        }
+    }
+
+    /// Declares the HSMs custom key stores may be bound to (`[[hsm]]` in the
+    /// configuration).
+    pub fn with_hsms(mut self, hsms: Vec<HsmConfig>) -> Self {
+        self.hsms = hsms;
+        self
+    }
+
+    /// The configured HSM called `name`.
+    pub fn hsm(&self, name: &str) -> Option<&HsmConfig> {
+        self.hsms.iter().find(|h| h.name == name)
+    }
+
+    /// The backend of custom key store `store_id` (made, disconnected, on
+    /// first use).
+    pub fn key_store(&self, store_id: &str) -> Arc<Pkcs11Backend> {
+        if let Ok(stores) = self.key_stores.read()
+            && let Some(backend) = stores.get(store_id)
+        {
+            return backend.clone();
+        }
+        match self.key_stores.write() {
+            Ok(mut stores) => stores.entry(store_id.to_owned()).or_default().clone(),
+            Err(_) => Arc::new(Pkcs11Backend::new()),
         }
     }
 
@@ -107,6 +143,7 @@ impl Node {
         if let Ok(mut guard) = self.root.write() {
             *guard = Some(Arc::new(root));
         }
+        crate::ops::custom_key_stores::reconnect_all(self);
         Ok(())
     }
 
@@ -124,6 +161,7 @@ impl Node {
     pub fn backend(&self, backend: &BackendRef) -> Arc<dyn KeyBackend> {
         match backend {
             BackendRef::Software => self.software.clone(),
+            BackendRef::Pkcs11 { store_id, .. } => self.key_store(store_id),
         }
     }
 }

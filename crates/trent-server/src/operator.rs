@@ -202,7 +202,7 @@ pub(crate) async fn route(
             // Combining shares and unwrapping are quick, but unseal reads the store.
             Ok(text) => tokio::task::spawn_blocking(move || submit_share(&worker, &text))
                 .await
-                .unwrap_or_else(|_| Err(OperatorError::Server(ServerError::Sealed))),
+                .unwrap_or(Err(OperatorError::Server(ServerError::Sealed))),
             Err(e) => Err(e),
         },
         (Method::POST, "/_trent/operator/seal") => share().and_then(|text| seal(node, &text)),

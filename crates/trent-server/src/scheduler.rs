@@ -1,4 +1,5 @@
-//! Background jobs: scheduled key deletion and scheduled rotation. A pass
+//! Background jobs: scheduled key deletion, scheduled rotation, and the
+//! expiry of imported key material and of import parameters. A pass
 //! asks the store which keys are due at the node's clock and acts on each.
 //! The server runs a pass every few seconds; tests run one on demand after
 //! moving the clock.
@@ -22,6 +23,8 @@ pub struct PassReport {
     pub deleted: usize,
     /// Keys rotated.
     pub rotated: usize,
+    /// Keys whose imported material expired (now PendingImport).
+    pub expired: usize,
 }
 
 /// Runs one pass. Errors on one key are logged and do not stop the others.
@@ -37,6 +40,7 @@ pub fn run_once(node: &Node) -> Result<PassReport, ServerError> {
         match handle_due_key(node, &key_id, now) {
             Ok(Outcome::Rotated) => report.rotated += 1,
             Ok(Outcome::Deleted) => report.deleted += 1,
+            Ok(Outcome::Expired) => report.expired += 1,
             Ok(Outcome::NotDue) => {}
             Err(e) => tracing::warn!(key_id, error = %e, "scheduled job failed"),
         }
@@ -46,6 +50,7 @@ pub fn run_once(node: &Node) -> Result<PassReport, ServerError> {
 
 enum Outcome {
     Deleted,
+    Expired,
     Rotated,
     NotDue,
 }
@@ -71,8 +76,30 @@ fn handle_due_key(node: &Node, key_id: &str, now: i64) -> Result<Outcome, Server
         node.keys.invalidate(key_id);
         node.aliases.clear();
         tracing::info!(key = %arn, "deleted key after its waiting period");
-        record_service_event(node, &record.account_id, &arn, "DeleteKey", serde_json::json!({"keyId": arn}));
+        record_service_event(
+            node,
+            &record.account_id,
+            &arn,
+            "DeleteKey",
+            serde_json::json!({"keyId": arn}),
+        );
         return Ok(Outcome::Deleted);
+    }
+    if record.material_expired(now) || record.parameters_expired(now) {
+        let arn = record.arn();
+        let expired = crate::ops::expire_import(node, key_id, now)?;
+        if expired != crate::ops::Expired::Material {
+            return Ok(Outcome::NotDue);
+        }
+        tracing::info!(key = %arn, "deleted imported key material at its ValidTo");
+        record_service_event(
+            node,
+            &record.account_id,
+            &arn,
+            "DeleteExpiredKeyMaterial",
+            serde_json::json!({"keyId": arn}),
+        );
+        return Ok(Outcome::Expired);
     }
     if record.rotation_due(now) {
         let arn = record.arn();
@@ -93,7 +120,13 @@ fn handle_due_key(node: &Node, key_id: &str, now: i64) -> Result<Outcome, Server
 
 /// Records what the service did. The action is done by then; a record that
 /// cannot be written is logged loudly (and the next pass waits for the log).
-fn record_service_event(node: &Node, account_id: &str, arn: &str, name: &str, details: serde_json::Value) {
+fn record_service_event(
+    node: &Node,
+    account_id: &str,
+    arn: &str,
+    name: &str,
+    details: serde_json::Value,
+) {
     let event = crate::audit::service_event(node, account_id, arn, name, details);
     let _ = crate::audit::record_blocking(node, &event);
 }

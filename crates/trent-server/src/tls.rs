@@ -144,9 +144,13 @@ impl TlsConfig {
                 };
                 let worker = this.clone();
                 match tokio::task::spawn_blocking(move || worker.reload(forced)).await {
-                    Ok(Ok(true)) => tracing::info!(cert = %this.files.cert.display(), "TLS certificate reloaded"),
+                    Ok(Ok(true)) => {
+                        tracing::info!(cert = %this.files.cert.display(), "TLS certificate reloaded")
+                    }
                     Ok(Ok(false)) => {}
-                    Ok(Err(e)) => tracing::error!(error = %e, "TLS reload failed; still serving the previous certificate"),
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "TLS reload failed; still serving the previous certificate")
+                    }
                     Err(e) => tracing::error!(error = %e, "TLS reload panicked"),
                 }
             }
@@ -174,7 +178,11 @@ fn read_all(files: &TlsFiles) -> Result<(FileBytes, [u8; 32]), TlsError> {
         client_ca: files.client_ca.as_deref().map(read).transpose()?,
     };
     let mut ctx = aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256);
-    for part in [&bytes.cert[..], &bytes.key[..], bytes.client_ca.as_deref().unwrap_or(b"")] {
+    for part in [
+        &bytes.cert[..],
+        &bytes.key[..],
+        bytes.client_ca.as_deref().unwrap_or(b""),
+    ] {
         ctx.update(&(part.len() as u64).to_be_bytes());
         ctx.update(part);
     }
@@ -219,9 +227,13 @@ fn build(files: &TlsFiles, bytes: &FileBytes) -> Result<ServerConfig, TlsError> 
         }
         _ => builder.with_no_client_auth(),
     };
-    let mut config = builder
-        .with_single_cert(certs, key)
-        .map_err(|e| TlsError::Rustls(format!("{} / {}: {e}", files.cert.display(), files.key.display())))?;
+    let mut config = builder.with_single_cert(certs, key).map_err(|e| {
+        TlsError::Rustls(format!(
+            "{} / {}: {e}",
+            files.cert.display(),
+            files.key.display()
+        ))
+    })?;
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(config)
 }

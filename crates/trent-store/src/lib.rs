@@ -1,7 +1,8 @@
 //! Persistence behind one seam, [`Store`]. Every write method returns only
 //! after its change is durable (fsync'd), so an acknowledged change survives
 //! a crash at any instant. Implementations: [`sqlite::SqliteStore`] (the
-//! embedded default). A PostgreSQL implementation slots in beside it.
+//! embedded default) and [`postgres::PostgresStore`] (many nodes on one
+//! database); [`open`] picks one from a location string.
 //!
 //! The store holds key material only as the wrapped bytes the crypto layer
 //! produced; it never sees plaintext material.
@@ -9,9 +10,12 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod postgres;
 pub mod sqlite;
+mod sync;
 
 pub use error::{Error, Result};
+pub use sync::{Change, ChangeFeed, ChangeSender, Lease, LocalLease};
 use trent_core::credential::CredentialRecord;
 use trent_core::key::{KeyRecord, MaterialRecord, UnixMillis};
 
@@ -88,6 +92,24 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Like [`Store::update_key`], adding a new material version in the same
     /// transaction (rotation).
     fn update_key_with_material(&self, key: &KeyRecord, material: &MaterialRecord) -> Result<()>;
+    /// Like [`Store::update_key`], replacing the stored bytes of one of the
+    /// key's existing material versions in the same transaction: imported
+    /// material arriving (the wrapped bytes), or being deleted (empty bytes,
+    /// which mean "no material"; readers skip such versions).
+    /// `Error::NotFound` if the key or the version does not exist.
+    ///
+    /// The default refuses, for stores that have not implemented it yet.
+    fn update_key_and_material_bytes(
+        &self,
+        key: &KeyRecord,
+        material_id: &str,
+        wrapped: &[u8],
+    ) -> Result<()> {
+        let _ = (key, material_id, wrapped);
+        Err(Error::Database(
+            "this store does not support replacing material bytes".into(),
+        ))
+    }
     /// All material versions of a key, oldest first.
     fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>>;
     /// Deletes a key, its material versions and every alias pointing to it.
@@ -141,4 +163,37 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         marker: Option<&str>,
         limit: usize,
     ) -> Result<Page<AliasRecord>>;
+
+    /// A feed of the changes other processes commit to this store, for
+    /// stores shared by several nodes; `None` (the default) when the store
+    /// cannot tell, as with SQLite, whose only other writer is the local
+    /// CLI. Each call starts a new feed.
+    fn subscribe_changes(&self) -> Option<ChangeFeed> {
+        None
+    }
+
+    /// Tries to take the exclusive, cluster-wide lease `name` (e.g. for a
+    /// background job); `None` if another process holds it. The lease lasts
+    /// until it is dropped or [`Lease::is_held`] says it was lost. The
+    /// default suits a store only one server uses: always granted.
+    fn try_lease(&self, name: &str) -> Result<Option<Box<dyn Lease>>> {
+        Ok(Some(Box::new(LocalLease::new(name))))
+    }
+}
+
+/// Opens the store at `location`: a `postgres://` or `postgresql://` URL, or
+/// the path of a SQLite file.
+pub fn open(location: &str) -> Result<std::sync::Arc<dyn Store>> {
+    if is_postgres_url(location) {
+        Ok(std::sync::Arc::new(postgres::PostgresStore::open(location)?))
+    } else {
+        Ok(std::sync::Arc::new(sqlite::SqliteStore::open(
+            std::path::Path::new(location),
+        )?))
+    }
+}
+
+/// Whether `location` names a PostgreSQL database rather than a file.
+pub fn is_postgres_url(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
 }

@@ -141,6 +141,19 @@ impl Store for SqliteStore {
         })
     }
 
+    fn update_key_and_material_bytes(
+        &self,
+        key: &KeyRecord,
+        material_id: &str,
+        wrapped: &[u8],
+    ) -> Result<()> {
+        let (key, material_id, wrapped) = (key.clone(), material_id.to_owned(), wrapped.to_vec());
+        self.write(move |tx| {
+            keys::update(tx, &key)?;
+            keys::set_material_bytes(tx, &key.key_id, &material_id, &wrapped)
+        })
+    }
+
     fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>> {
         self.read(|conn| keys::materials(conn, key_id))
     }
@@ -235,13 +248,13 @@ fn db(e: rusqlite::Error) -> Error {
 
 /// A listing's page size as SQL wants it: one more than asked for (to learn
 /// whether a next page exists), at least 2 (a limit of 0 is read as 1).
-fn fetch_limit(limit: usize) -> i64 {
+pub(crate) fn fetch_limit(limit: usize) -> i64 {
     i64::try_from(limit.max(1)).unwrap_or(i64::MAX - 1) + 1
 }
 
 /// Turns `limit + 1` fetched rows into a page whose marker is the last
 /// returned item's sort key.
-fn page<T>(mut items: Vec<T>, limit: usize, sort_key: impl Fn(&T) -> &str) -> Page<T> {
+pub(crate) fn page<T>(mut items: Vec<T>, limit: usize, sort_key: impl Fn(&T) -> &str) -> Page<T> {
     let limit = limit.max(1);
     let more = items.len() > limit;
     items.truncate(limit);

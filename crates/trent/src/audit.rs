@@ -11,7 +11,6 @@ use clap::{Args, Subcommand, ValueEnum};
 use trent_audit::query::{self, Filter, StoredRecord};
 use trent_audit::verify::{self, Trust};
 use trent_audit::{AuditConfig, AuditKeys, Durability, PublicKey, checkpoint_meta};
-use trent_store::Store;
 
 use crate::SealArgs;
 use crate::data_dir::{open_root, open_store, store_path};
@@ -87,15 +86,24 @@ fn audit_dir(data_dir: &Path, explicit: Option<&Path>) -> PathBuf {
 /// `90s`, `15m`, `6h`, `30d` (or plain seconds).
 fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
-    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: u64 = number.parse().map_err(|_| format!("'{text}' is not a duration like 90s, 15m, 6h, 30d"))?;
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration like 90s, 15m, 6h, 30d"))?;
     let seconds = match unit {
         "" | "s" => n,
         "ms" => return Ok(Duration::from_millis(n)),
         "m" => n * 60,
         "h" => n * 3600,
         "d" => n * 86400,
-        _ => return Err(format!("'{text}': unknown unit '{unit}' (use ms, s, m, h, d)")),
+        _ => {
+            return Err(format!(
+                "'{text}': unknown unit '{unit}' (use ms, s, m, h, d)"
+            ));
+        }
     };
     Ok(Duration::from_secs(seconds))
 }
@@ -221,13 +229,16 @@ pub(crate) struct ExportArgs {
 
 /// Unix ms from RFC 3339, Unix seconds, or an age (`1h` = an hour ago).
 fn parse_time(text: &str) -> Result<i64, String> {
-    if let Ok(at) = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339) {
+    if let Ok(at) =
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+    {
         return Ok((at.unix_timestamp_nanos() / 1_000_000) as i64);
     }
     if let Ok(secs) = text.parse::<i64>() {
         return Ok(secs.saturating_mul(1000));
     }
-    let age = parse_duration(text).map_err(|_| format!("'{text}' is not RFC 3339, Unix seconds or an age like 1h"))?;
+    let age = parse_duration(text)
+        .map_err(|_| format!("'{text}' is not RFC 3339, Unix seconds or an age like 1h"))?;
     let now = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
     Ok(now as i64 - age.as_millis() as i64)
 }
@@ -242,15 +253,18 @@ pub(crate) fn run(command: AuditCommand) -> Result<(), String> {
             let keys = open_keys(&args)?;
             let pk = keys.public_key();
             print!("{}", pk.to_pem());
-            eprintln!("fingerprint (SHA-256, first 16 bytes): {}", pk.fingerprint());
+            eprintln!(
+                "fingerprint (SHA-256, first 16 bytes): {}",
+                pk.fingerprint()
+            );
             Ok(())
         }
     }
 }
 
 /// Opens an existing store (never creating one).
-fn existing_store(args: &LogArgs) -> Result<std::sync::Arc<trent_store::sqlite::SqliteStore>, String> {
-    if !store_path(&args.data_dir).exists() {
+fn existing_store(args: &LogArgs) -> Result<std::sync::Arc<dyn trent_store::Store>, String> {
+    if crate::data_dir::store_is_local() && !store_path(&args.data_dir).exists() {
         return Err(format!("no Trent store in {}", args.data_dir.display()));
     }
     open_store(&args.data_dir)
@@ -269,8 +283,12 @@ fn verify(args: VerifyArgs) -> Result<(), String> {
     let dir = audit_dir(&args.log.data_dir, args.log.audit_dir.as_deref());
     let (keys, public_key) = match &args.public_key {
         Some(path) => {
-            let pem = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-            (None, PublicKey::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?)
+            let pem =
+                std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+            (
+                None,
+                PublicKey::from_pem(&pem).map_err(|e| format!("{}: {e}", path.display()))?,
+            )
         }
         None => {
             let keys = open_keys(&args.log)?;
@@ -286,7 +304,9 @@ fn verify(args: VerifyArgs) -> Result<(), String> {
         public_key: &public_key,
         keys: keys.as_ref(),
     };
-    let stored = |node: &str| -> trent_audit::Result<Option<Vec<u8>>> { Ok(store.get_meta(&checkpoint_meta(node))?) };
+    let stored = |node: &str| -> trent_audit::Result<Option<Vec<u8>>> {
+        Ok(store.get_meta(&checkpoint_meta(node))?)
+    };
     let reports = verify::verify_dir(&dir, trust, &expected, &stored).map_err(|e| e.to_string())?;
     if reports.is_empty() {
         println!("no audit log in {}", dir.display());
@@ -305,9 +325,10 @@ fn verify(args: VerifyArgs) -> Result<(), String> {
 }
 
 fn print_report(report: &verify::NodeReport, decrypted: bool) {
-    let range = report
-        .range
-        .map_or_else(|| "no records".to_owned(), |(a, b)| format!("records {a}..={b}"));
+    let range = report.range.map_or_else(
+        || "no records".to_owned(),
+        |(a, b)| format!("records {a}..={b}"),
+    );
     println!(
         "node {}: {} in {} segment(s), {} checkpoint(s){}",
         report.node,
@@ -321,7 +342,10 @@ fn print_report(report: &verify::NodeReport, decrypted: bool) {
         }
     );
     if let Some(cp) = &report.newest_checkpoint {
-        println!("  newest checkpoint covers record {} (retention keeps from {})", cp.seq, cp.first_seq);
+        println!(
+            "  newest checkpoint covers record {} (retention keeps from {})",
+            cp.seq, cp.first_seq
+        );
     }
     for note in &report.notes {
         println!("  note: {note}");
@@ -329,7 +353,10 @@ fn print_report(report: &verify::NodeReport, decrypted: bool) {
     match report.first_problem() {
         None => println!("  OK: chain intact"),
         Some(first) => {
-            println!("  FAILED: first broken or missing record: {} ({}): {}", first.seq, first.location, first.what);
+            println!(
+                "  FAILED: first broken or missing record: {} ({}): {}",
+                first.seq, first.location, first.what
+            );
             for p in report.problems.iter().skip(1).take(20) {
                 println!("  also: record {} ({}): {}", p.seq, p.location, p.what);
             }
@@ -422,7 +449,9 @@ fn export(args: ExportArgs) -> Result<(), String> {
                 options.mode(0o600);
             }
             Box::new(std::io::BufWriter::new(
-                options.open(path).map_err(|e| format!("{}: {e}", path.display()))?,
+                options
+                    .open(path)
+                    .map_err(|e| format!("{}: {e}", path.display()))?,
             ))
         }
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
@@ -459,7 +488,10 @@ mod tests {
         assert_eq!(parse_duration("250ms").unwrap(), Duration::from_millis(250));
         assert!(parse_duration("1y").is_err());
         assert_eq!(parse_time("1700000000").unwrap(), 1_700_000_000_000);
-        assert_eq!(parse_time("2023-11-14T22:13:20Z").unwrap(), 1_700_000_000_000);
+        assert_eq!(
+            parse_time("2023-11-14T22:13:20Z").unwrap(),
+            1_700_000_000_000
+        );
         assert!(parse_time("1h").unwrap() < parse_time("1m").unwrap());
     }
 }

@@ -7,7 +7,6 @@ use clap::Args;
 use trent_crypto::seal::{DevFileSeal, Seal, sealed_kind};
 use trent_server::backup::{self, PENDING_CHECK_META};
 use trent_server::node::SEALED_ROOT_META;
-use trent_store::Store;
 
 use crate::SealArgs;
 use crate::client;

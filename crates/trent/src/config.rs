@@ -30,6 +30,42 @@ pub(crate) struct FileConfig {
     pub(crate) dev_auth: Option<bool>,
     /// Log as JSON lines.
     pub(crate) log_json: Option<bool>,
+    /// The store, when not the data dir's SQLite file (`postgres://…`).
+    pub(crate) store: Option<String>,
+    /// HSMs for custom key stores and the pkcs11 seal (`[[hsm]]` tables).
+    #[serde(default)]
+    pub(crate) hsm: Vec<HsmTable>,
+}
+
+/// One `[[hsm]]` table: a PKCS#11 token Trent may use (docs/HSM.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct HsmTable {
+    /// The name custom key stores give as `CloudHsmClusterId`.
+    pub(crate) name: String,
+    /// The PKCS#11 module, e.g. /usr/lib/softhsm/libsofthsm2.so.
+    pub(crate) module: PathBuf,
+    /// The token's label.
+    pub(crate) token_label: Option<String>,
+    /// The slot id, instead of a label.
+    pub(crate) slot: Option<u64>,
+    /// Seconds one HSM call may take (default 10).
+    pub(crate) timeout_secs: Option<u64>,
+}
+
+impl HsmTable {
+    fn to_config(&self) -> trent_crypto::pkcs11::HsmConfig {
+        trent_crypto::pkcs11::HsmConfig {
+            name: self.name.clone(),
+            module: self.module.clone(),
+            token_label: self.token_label.clone(),
+            slot: self.slot,
+            timeout: self
+                .timeout_secs
+                .map(std::time::Duration::from_secs)
+                .unwrap_or(trent_crypto::pkcs11::HsmConfig::DEFAULT_TIMEOUT),
+        }
+    }
 }
 
 /// Reads and validates a configuration file.
@@ -57,6 +93,23 @@ fn validate(config: &FileConfig) -> Result<(), String> {
     if let Some(seal) = &config.seal {
         parse_seal(seal)?;
     }
+    for (i, hsm) in config.hsm.iter().enumerate() {
+        if hsm.name.is_empty() || config.hsm[..i].iter().any(|h| h.name == hsm.name) {
+            return Err(format!(
+                "hsm: names must be unique and non-empty ('{}')",
+                hsm.name
+            ));
+        }
+        if hsm.token_label.is_none() == hsm.slot.is_none() {
+            return Err(format!(
+                "hsm '{}': give exactly one of token_label and slot",
+                hsm.name
+            ));
+        }
+        if hsm.timeout_secs == Some(0) {
+            return Err(format!("hsm '{}': timeout_secs must be positive", hsm.name));
+        }
+    }
     if config.data_dir.as_ref().is_some_and(|d| d.as_os_str().is_empty()) {
         return Err("data_dir: must not be empty".into());
     }
@@ -69,7 +122,10 @@ fn parse_seal(seal: &str) -> Result<SealChoice, String> {
         "dev" => Ok(SealChoice::Dev),
         "passphrase" => Ok(SealChoice::Passphrase),
         "shamir" => Ok(SealChoice::Shamir),
-        other => Err(format!("seal: '{other}' is not one of auto, dev, passphrase, shamir")),
+        "pkcs11" => Ok(SealChoice::Pkcs11),
+        other => Err(format!(
+            "seal: '{other}' is not one of auto, dev, passphrase, shamir, pkcs11"
+        )),
     }
 }
 
@@ -102,6 +158,10 @@ pub(crate) fn apply(args: &mut ServeArgs, matches: &ArgMatches, file: FileConfig
     if let (true, Some(v)) = (defaulted(matches, "log_json"), file.log_json) {
         args.log_json = v;
     }
+    if let (true, Some(v)) = (defaulted(matches, "store"), file.store) {
+        crate::data_dir::set_store_location(v);
+    }
+    args.seal.hsms = file.hsm.iter().map(HsmTable::to_config).collect();
     Ok(())
 }
 
@@ -124,6 +184,18 @@ mod tests {
         assert!(parse("data_dir = \"\"").unwrap_err().starts_with("data_dir:"));
         assert!(parse("listne = \"x\"").unwrap_err().contains("listne"));
         assert!(parse("dev_auth = \"yes\"").unwrap_err().contains("dev_auth"));
+    }
+
+    #[test]
+    fn hsm_tables_are_checked() {
+        let one = "[[hsm]]\nname = \"a\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\n";
+        let config = parse(one).unwrap();
+        assert_eq!(config.hsm[0].to_config().timeout, trent_crypto::pkcs11::HsmConfig::DEFAULT_TIMEOUT);
+        assert!(parse(&format!("{one}{one}")).unwrap_err().contains("unique"));
+        let both = "[[hsm]]\nname = \"a\"\nmodule = \"/m.so\"\ntoken_label = \"t\"\nslot = 1\n";
+        assert!(parse(both).unwrap_err().contains("exactly one"));
+        assert!(parse("[[hsm]]\nname = \"a\"\nmodule = \"/m.so\"\npin = \"1\"\n").is_err());
+        assert!(parse("seal = \"pkcs11\"").is_ok());
     }
 
     #[test]

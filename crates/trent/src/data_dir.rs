@@ -19,12 +19,59 @@ pub(crate) fn store_path(dir: &Path) -> PathBuf {
     dir.join("trent.db")
 }
 
-/// Opens (creating if needed) the data dir's store.
-pub(crate) fn open_store(dir: &Path) -> Result<Arc<SqliteStore>, String> {
+/// Where the store lives when it is not the data dir's SQLite file: a
+/// `postgres://` URL from `--store`, `TRENT_STORE` or the configuration
+/// file, set once at start.
+static STORE_LOCATION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Points every command's store at `location` (a `postgres://` URL, or a
+/// SQLite file path) instead of the data dir's file. The data dir still
+/// holds the node's local files (dev seal key, TLS, audit log).
+pub(crate) fn set_store_location(location: String) {
+    let _ = STORE_LOCATION.set(location);
+}
+
+/// Whether the store is the data dir's own SQLite file.
+pub(crate) fn store_is_local() -> bool {
+    STORE_LOCATION.get().is_none()
+}
+
+/// Opens (creating if needed) the data dir's store, or the shared one
+/// `--store` names.
+pub(crate) fn open_store(dir: &Path) -> Result<Arc<dyn Store>, String> {
     create_private_dir(dir)?;
+    if let Some(location) = STORE_LOCATION.get() {
+        return trent_store::open(location).map_err(|e| {
+            let shown = if trent_store::is_postgres_url(location) {
+                "the PostgreSQL store".to_owned()
+            } else {
+                location.clone()
+            };
+            format!("opening {shown}: {e}")
+        });
+    }
+    create_private_file(&store_path(dir))?;
     SqliteStore::open(&store_path(dir))
-        .map(Arc::new)
+        .map(|store| Arc::new(store) as Arc<dyn Store>)
         .map_err(|e| format!("opening the store in {}: {e}", dir.display()))
+}
+
+/// Creates an empty file readable only by its owner, unless it exists, so
+/// that SQLite (which gives its -wal and -shm files the database file's mode)
+/// never makes the store world-readable.
+fn create_private_file(path: &Path) -> Result<(), String> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("creating {}: {e}", path.display())),
+    }
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), String> {
@@ -61,6 +108,7 @@ pub(crate) fn choose_seal(dir: &Path, store: &dyn Store, args: &SealArgs) -> Res
     let choice = match (args.seal, existing) {
         (SealChoice::Auto, Some("passphrase")) => SealChoice::Passphrase,
         (SealChoice::Auto, Some("shamir")) => SealChoice::Shamir,
+        (SealChoice::Auto, Some("pkcs11")) => SealChoice::Pkcs11,
         (SealChoice::Auto, _) => SealChoice::Dev,
         (explicit, _) => explicit,
     };
@@ -70,8 +118,37 @@ pub(crate) fn choose_seal(dir: &Path, store: &dyn Store, args: &SealArgs) -> Res
             Err("this data dir is not sealed with Shamir shares: set that up with `trent operator init`".into())
         }
         (SealChoice::Passphrase, _) => Ok(SealPlan::Open(Box::new(passphrase_seal(args)?))),
+        (SealChoice::Pkcs11, _) => Ok(SealPlan::Open(Box::new(pkcs11_seal(args)?))),
         _ => Ok(SealPlan::Open(Box::new(DevFileSeal::new(dir.join("dev-seal.key"))))),
     }
+}
+
+/// The HSM seal: the `[[hsm]]` named by --seal-hsm (or the only one), the
+/// PIN from --hsm-pin-file or TRENT_HSM_PIN. Nothing here touches the
+/// token: an unreachable HSM shows when unsealing, which leaves the node
+/// sealed rather than stopping it.
+pub(crate) fn pkcs11_seal(args: &SealArgs) -> Result<trent_crypto::pkcs11::Pkcs11Seal, String> {
+    let hsm = match &args.seal_hsm {
+        Some(name) => args.hsms.iter().find(|h| &h.name == name),
+        None if args.hsms.len() == 1 => args.hsms.first(),
+        None => None,
+    }
+    .ok_or("the pkcs11 seal needs an [[hsm]] in the configuration file (and --seal-hsm NAME if there are several)")?;
+    let pin = match &args.hsm_pin_file {
+        Some(path) => {
+            let text = Zeroizing::new(std::fs::read_to_string(path).map_err(|e| format!("reading {}: {e}", path.display()))?);
+            Zeroizing::new(text.lines().next().unwrap_or_default().to_owned())
+        }
+        None => match std::env::var("TRENT_HSM_PIN") {
+            Ok(p) if !p.is_empty() => Zeroizing::new(p),
+            _ => return Err("the pkcs11 seal needs the token user PIN: set TRENT_HSM_PIN or pass --hsm-pin-file".into()),
+        },
+    };
+    Ok(trent_crypto::pkcs11::Pkcs11Seal::new(
+        hsm.clone(),
+        pin,
+        trent_crypto::pkcs11::DEFAULT_SEAL_KEY_LABEL,
+    ))
 }
 
 /// The passphrase seal, with the passphrase from the flags or environment.

@@ -1,6 +1,7 @@
 //! `trent`: the server and its admin commands.
 //!
-//! - `trent serve` runs a node on a data directory (SQLite store).
+//! - `trent serve` runs a node on a data directory (SQLite store), or one
+//!   of several nodes sharing a PostgreSQL store (`--store postgres://…`).
 //! - `trent credentials add|list|remove` provisions access keys, also while
 //!   the server runs.
 //! - `trent audit verify|tail|query|export|public-key` checks and reads the
@@ -13,6 +14,7 @@ mod backup;
 mod client;
 mod config;
 mod data_dir;
+mod iam;
 mod operator;
 mod serve;
 mod tls;
@@ -31,6 +33,11 @@ use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The store, when not the data dir's SQLite file: a
+    /// `postgres://user@host/db` URL shared by several nodes (see
+    /// docs/OPERATIONS.md, "Several nodes").
+    #[arg(long, global = true, env = "TRENT_STORE", hide_env_values = true)]
+    store: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -53,6 +60,9 @@ enum Command {
     /// Verify and read the audit log.
     #[command(subcommand)]
     Audit(audit::AuditCommand),
+    /// Manage identity policies of IAM users and roles.
+    #[command(subcommand)]
+    Iam(iam::IamCommand),
 }
 
 /// Which seal protects the root key.
@@ -66,6 +76,9 @@ pub(crate) enum SealChoice {
     Passphrase,
     /// Shamir shares (set up by `trent operator init`; unseal with `trent operator unseal`).
     Shamir,
+    /// A non-extractable AES key in a PKCS#11 token (an `[[hsm]]` of the
+    /// configuration file; PIN from TRENT_HSM_PIN or --hsm-pin-file).
+    Pkcs11,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -76,6 +89,16 @@ pub(crate) struct SealArgs {
     /// File holding the passphrase (first line), instead of TRENT_PASSPHRASE.
     #[arg(long, env = "TRENT_PASSPHRASE_FILE")]
     pub(crate) passphrase_file: Option<PathBuf>,
+    /// With `--seal pkcs11`: the `[[hsm]]` (by name) holding the seal key;
+    /// the only one declared if omitted.
+    #[arg(long, env = "TRENT_SEAL_HSM")]
+    pub(crate) seal_hsm: Option<String>,
+    /// File holding the token user PIN (first line), instead of TRENT_HSM_PIN.
+    #[arg(long, env = "TRENT_HSM_PIN_FILE")]
+    pub(crate) hsm_pin_file: Option<PathBuf>,
+    /// The HSMs declared in the configuration file (`[[hsm]]` tables).
+    #[arg(skip)]
+    pub(crate) hsms: Vec<trent_crypto::pkcs11::HsmConfig>,
 }
 
 #[derive(Debug, Args)]
@@ -172,6 +195,9 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if let Some(location) = cli.store {
+        data_dir::set_store_location(location);
+    }
     let result = match cli.command {
         Command::Serve(mut args) => {
             let serve_matches = matches.subcommand_matches("serve").cloned().unwrap_or_default();
@@ -189,6 +215,7 @@ fn main() -> ExitCode {
         }
         Command::Operator(command) => operator::run(command),
         Command::Audit(command) => audit::run(command),
+        Command::Iam(command) => iam::run(command),
         Command::Backup(args) => backup::backup(args),
         Command::Restore(args) => backup::restore(args),
     };

@@ -8,7 +8,6 @@ use clap::{Args, Subcommand};
 use trent_crypto::seal::Seal;
 use trent_crypto::shamir::{ShamirSeal, encrypt_share_to};
 use trent_server::node::SEALED_ROOT_META;
-use trent_store::Store;
 
 use crate::client;
 use crate::data_dir::{bootstrap_credentials, open_root, open_store};
@@ -18,6 +17,9 @@ use crate::{DataDirArgs, SealArgs};
 pub(crate) enum OperatorCommand {
     /// Seal the data dir's root key with Shamir shares (N shares, K needed).
     Init(InitArgs),
+    /// Replace the shares (new N and K) without changing the root key; the
+    /// current shares (K of them) are read one per line from stdin.
+    Rekey(RekeyArgs),
     /// Submit unseal shares to a running node, one per line from stdin or a prompt.
     Unseal(AddrArgs),
     /// Seal a running node again (needs one valid share).
@@ -48,6 +50,24 @@ pub(crate) struct InitArgs {
 }
 
 #[derive(Debug, Args)]
+pub(crate) struct RekeyArgs {
+    #[command(flatten)]
+    dir: DataDirArgs,
+    /// Number of new shares.
+    #[arg(long)]
+    shares: u8,
+    /// Number of new shares needed to unseal.
+    #[arg(long)]
+    threshold: u8,
+    /// Write each new share to its own file in this directory instead of printing them.
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    /// Encrypt new share i to the i-th operator's RSA public key (needs --out-dir).
+    #[arg(long, value_delimiter = ',')]
+    public_keys: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
 pub(crate) struct AddrArgs {
     /// The node's address.
     #[arg(long, default_value = "http://127.0.0.1:4599", env = "TRENT_ADDR")]
@@ -57,6 +77,7 @@ pub(crate) struct AddrArgs {
 pub(crate) fn run(command: OperatorCommand) -> Result<(), String> {
     match command {
         OperatorCommand::Init(args) => init(args),
+        OperatorCommand::Rekey(args) => rekey(args),
         OperatorCommand::Unseal(args) => unseal(&args.addr),
         OperatorCommand::Seal(args) => seal(&args.addr),
         OperatorCommand::Status(args) => status(&args.addr),
@@ -64,14 +85,7 @@ pub(crate) fn run(command: OperatorCommand) -> Result<(), String> {
 }
 
 fn init(args: InitArgs) -> Result<(), String> {
-    if !args.public_keys.is_empty() {
-        if args.out_dir.is_none() {
-            return Err("--public-keys needs --out-dir".into());
-        }
-        if args.public_keys.len() != usize::from(args.shares) {
-            return Err(format!("--public-keys lists {} keys for {} shares", args.public_keys.len(), args.shares));
-        }
-    }
+    check_public_keys(&args.public_keys, args.out_dir.as_ref(), args.shares)?;
     let dir = &args.dir.data_dir;
     let store = open_store(dir)?;
     if let Some(sealed) = store.get_meta(SEALED_ROOT_META).map_err(|e| e.to_string())? {
@@ -98,8 +112,61 @@ fn init(args: InitArgs) -> Result<(), String> {
     Ok(())
 }
 
+/// Rebuilds the unseal key from current shares, checks it opens the root
+/// key, and seals the same root key under a new split. A running node keeps
+/// serving; its next start needs the new shares.
+fn rekey(args: RekeyArgs) -> Result<(), String> {
+    check_public_keys(&args.public_keys, args.out_dir.as_ref(), args.shares)?;
+    let dir = &args.dir.data_dir;
+    let store = open_store(dir)?;
+    let sealed = store
+        .get_meta(SEALED_ROOT_META)
+        .map_err(|e| e.to_string())?
+        .filter(|s| trent_crypto::seal::sealed_kind(s) == Some("shamir"))
+        .ok_or("this data dir is not sealed with Shamir shares")?;
+    let mut current = Vec::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = zeroize::Zeroizing::new(line.map_err(|e| e.to_string())?);
+        if !line.trim().is_empty() {
+            current.push(trent_crypto::shamir::Share::from_text(&line).map_err(|e| e.to_string())?);
+        }
+    }
+    let old = ShamirSeal::from_shares(&sealed, &current).map_err(|e| e.to_string())?;
+    let root = old.unseal(&sealed).map_err(|e| e.to_string())?;
+    let (seal, shares) = ShamirSeal::generate(args.shares, args.threshold).map_err(|e| e.to_string())?;
+    let resealed = seal.seal(&root).map_err(|e| e.to_string())?;
+    write_share_files(args.out_dir.as_ref(), &args.public_keys, &shares)?;
+    store.put_meta(SEALED_ROOT_META, &resealed).map_err(|e| e.to_string())?;
+    println!(
+        "rekeyed: {} new shares, {} needed. The old shares no longer open this store.",
+        args.shares, args.threshold
+    );
+    Ok(())
+}
+
+fn check_public_keys(keys: &[PathBuf], out_dir: Option<&PathBuf>, shares: u8) -> Result<(), String> {
+    if keys.is_empty() {
+        return Ok(());
+    }
+    if out_dir.is_none() {
+        return Err("--public-keys needs --out-dir".into());
+    }
+    if keys.len() != usize::from(shares) {
+        return Err(format!("--public-keys lists {} keys for {shares} shares", keys.len()));
+    }
+    Ok(())
+}
+
 fn write_shares(args: &InitArgs, shares: &[trent_crypto::shamir::Share]) -> Result<(), String> {
-    let Some(out) = &args.out_dir else {
+    write_share_files(args.out_dir.as_ref(), &args.public_keys, shares)
+}
+
+fn write_share_files(
+    out_dir: Option<&PathBuf>,
+    public_keys: &[PathBuf],
+    shares: &[trent_crypto::shamir::Share],
+) -> Result<(), String> {
+    let Some(out) = out_dir else {
         println!("Unseal shares (shown once; give each to a different operator):");
         for (i, share) in shares.iter().enumerate() {
             println!("  share {}: {}", i + 1, share.to_text().as_str());
@@ -108,7 +175,7 @@ fn write_shares(args: &InitArgs, shares: &[trent_crypto::shamir::Share]) -> Resu
     };
     std::fs::create_dir_all(out).map_err(|e| format!("creating {}: {e}", out.display()))?;
     for (i, share) in shares.iter().enumerate() {
-        let (path, bytes) = match args.public_keys.get(i) {
+        let (path, bytes) = match public_keys.get(i) {
             Some(key_path) => {
                 let pem = std::fs::read_to_string(key_path).map_err(|e| format!("reading {}: {e}", key_path.display()))?;
                 let sealed = encrypt_share_to(&pem, share).map_err(|e| format!("{}: {e}", key_path.display()))?;

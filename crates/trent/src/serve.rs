@@ -35,6 +35,8 @@ fn init_logging(json: bool) {
 }
 
 async fn serve(args: ServeArgs) -> Result<(), String> {
+    // One TLS provider for the process (aws-lc-rs), before anything uses rustls.
+    trent_server::tls::install_crypto_provider();
     let store = open_store(&args.data_dir)?;
     let plan = choose_seal(&args.data_dir, store.as_ref(), &args.seal)?;
     let seal_name = match &plan {
@@ -64,10 +66,24 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         test_clock: args.unsafe_test_clock,
     };
     ensure_operator_token(&args.data_dir, store.as_ref())?;
-    let node = Arc::new(Node::new(store.clone(), config));
+    let node = Arc::new(Node::new(store.clone(), config).with_hsms(args.seal.hsms.clone()));
     // The audit log opens when the node unseals (its keys are under the root key).
     node.audit.configure(args.audit.config(&args.data_dir)?);
-    match &plan {
+    match plan {
+        // An HSM that is not answering leaves the node sealed (readiness
+        // false) and retrying, never serving without its root key.
+        SealPlan::Open(seal) if seal.name() == "pkcs11" => {
+            if let Err(e) = node.unseal(seal.as_ref()) {
+                tracing::error!(error = %e, "sealed: the HSM seal could not open the root key; retrying every 10 s");
+                retry_hsm_unseal(node.clone(), seal, args.data_dir.clone());
+            } else {
+                bootstrap_credentials(
+                    &args.data_dir,
+                    store.as_ref(),
+                    &*node.root().map_err(|e| e.to_string())?,
+                )?;
+            }
+        }
         SealPlan::Open(seal) => {
             node.unseal(seal.as_ref()).map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))?;
             bootstrap_credentials(&args.data_dir, store.as_ref(), &*node.root().map_err(|e| e.to_string())?)?;
@@ -90,6 +106,8 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
         ));
     }
     trent_server::spawn_scheduler(node.clone());
+    // On a shared store, other nodes' writes invalidate this node's caches.
+    trent_server::cluster::spawn_change_listener(&node);
     let scheme = if tls.is_some() { "https" } else { "http" };
     if let Some(tls) = &tls {
         tls.watch(std::time::Duration::from_secs(2));
@@ -130,10 +148,42 @@ fn load_tls(args: &ServeArgs) -> Result<Option<Arc<trent_server::tls::TlsConfig>
     let Some(files) = args.tls.files(&args.data_dir, &args.listen)? else {
         return Ok(None);
     };
-    trent_server::tls::install_crypto_provider();
     let tls = trent_server::tls::TlsConfig::load(files).map_err(|e| format!("TLS: {e}"))?;
     if tls.requires_client_certificates() {
         tracing::info!("mTLS: clients must present a certificate from --tls-client-ca");
     }
     Ok(Some(tls))
+}
+
+/// Retries the HSM seal until the token answers, then unseals the node.
+fn retry_hsm_unseal(
+    node: Arc<Node>,
+    seal: Box<dyn trent_crypto::seal::Seal>,
+    data_dir: std::path::PathBuf,
+) {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(10)).await;
+            if node.is_unsealed() {
+                return;
+            }
+            let attempt = node.clone();
+            let seal_ref: &dyn trent_crypto::seal::Seal = seal.as_ref();
+            let result = tokio::task::block_in_place(|| attempt.unseal(seal_ref));
+            match result {
+                Ok(()) => {
+                    tracing::info!("unsealed: the HSM seal opened the root key");
+                    if let Ok(root) = node.root()
+                        && let Err(e) = bootstrap_credentials(&data_dir, node.store.as_ref(), &root)
+                    {
+                        tracing::warn!(error = %e, "bootstrap credentials");
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "still sealed: the HSM seal could not open the root key")
+                }
+            }
+        }
+    });
 }

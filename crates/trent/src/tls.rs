@@ -19,7 +19,12 @@ use trent_server::tls::TlsFiles;
 pub(crate) struct TlsArgs {
     /// Serve HTTPS with this PEM certificate chain (leaf first); reloaded on
     /// SIGHUP or when the file changes.
-    #[arg(long, env = "TRENT_TLS_CERT", requires = "tls_key", conflicts_with = "tls_self_signed")]
+    #[arg(
+        long,
+        env = "TRENT_TLS_CERT",
+        requires = "tls_key",
+        conflicts_with = "tls_self_signed"
+    )]
     pub(crate) tls_cert: Option<PathBuf>,
     /// The certificate's PEM private key.
     #[arg(long, env = "TRENT_TLS_KEY", requires = "tls_cert")]
@@ -47,7 +52,9 @@ impl TlsArgs {
     /// `None` for plain HTTP.
     pub(crate) fn files(&self, data_dir: &Path, listen: &str) -> Result<Option<TlsFiles>, String> {
         if self.tls_client_ca.is_some() && self.tls_cert.is_none() && !self.tls_self_signed {
-            return Err("--tls-client-ca needs TLS: add --tls-cert/--tls-key or --tls-self-signed".into());
+            return Err(
+                "--tls-client-ca needs TLS: add --tls-cert/--tls-key or --tls-self-signed".into(),
+            );
         }
         let (cert, key) = match (&self.tls_cert, &self.tls_key) {
             (Some(cert), Some(key)) => (cert.clone(), key.clone()),
@@ -84,7 +91,11 @@ const CA_NAME: &str = "Trent development CA (not for production)";
 
 /// Creates (or reuses) the development CA in `dir` and issues a fresh server
 /// certificate.
-pub(crate) fn self_signed(dir: &Path, listen: &str, extra: &[String]) -> Result<DevCertificates, String> {
+pub(crate) fn self_signed(
+    dir: &Path,
+    listen: &str,
+    extra: &[String],
+) -> Result<DevCertificates, String> {
     let err = |what: &str, e: &dyn std::fmt::Display| format!("--tls-self-signed: {what}: {e}");
     create_private_dir(dir)?;
     let ca_path = dir.join("ca.pem");
@@ -102,19 +113,29 @@ pub(crate) fn self_signed(dir: &Path, listen: &str, extra: &[String]) -> Result<
         p
     };
     let ca_key = match std::fs::read_to_string(&ca_key_path) {
-        Ok(pem) if ca_path.exists() => KeyPair::from_pem(&pem).map_err(|e| err("reading the CA key", &e))?,
+        Ok(pem) if ca_path.exists() => {
+            KeyPair::from_pem(&pem).map_err(|e| err("reading the CA key", &e))?
+        }
         _ => {
-            let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| err("CA key", &e))?;
-            let cert = ca_params.self_signed(&key).map_err(|e| err("CA certificate", &e))?;
+            let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256)
+                .map_err(|e| err("CA key", &e))?;
+            let cert = ca_params
+                .self_signed(&key)
+                .map_err(|e| err("CA certificate", &e))?;
             write_private(&ca_key_path, key.serialize_pem().as_bytes())?;
-            std::fs::write(&ca_path, cert.pem()).map_err(|e| err(&ca_path.display().to_string(), &e))?;
+            std::fs::write(&ca_path, cert.pem())
+                .map_err(|e| err(&ca_path.display().to_string(), &e))?;
             key
         }
     };
     // The issuer is the CA's name and key; its certificate is not re-read.
     let issuer = Issuer::new(ca_params, ca_key);
 
-    let mut names = vec!["localhost".to_owned(), "127.0.0.1".to_owned(), "::1".to_owned()];
+    let mut names = vec![
+        "localhost".to_owned(),
+        "127.0.0.1".to_owned(),
+        "::1".to_owned(),
+    ];
     let host = listen_host(listen);
     for name in host.into_iter().chain(extra.iter().cloned()) {
         if !names.contains(&name) {
@@ -131,13 +152,20 @@ pub(crate) fn self_signed(dir: &Path, listen: &str, extra: &[String]) -> Result<
     leaf.use_authority_key_identifier_extension = true;
     leaf.not_before = now - time::Duration::days(1);
     leaf.not_after = now + time::Duration::days(397);
-    let leaf_key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| err("server key", &e))?;
-    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).map_err(|e| err("server certificate", &e))?;
+    let leaf_key =
+        KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).map_err(|e| err("server key", &e))?;
+    let leaf_cert = leaf
+        .signed_by(&leaf_key, &issuer)
+        .map_err(|e| err("server certificate", &e))?;
     let cert = dir.join("server.pem");
     let key = dir.join("server-key.pem");
     write_private(&key, leaf_key.serialize_pem().as_bytes())?;
     std::fs::write(&cert, leaf_cert.pem()).map_err(|e| err(&cert.display().to_string(), &e))?;
-    Ok(DevCertificates { ca: ca_path, cert, key })
+    Ok(DevCertificates {
+        ca: ca_path,
+        cert,
+        key,
+    })
 }
 
 /// The host of a listen address, unless it is a wildcard.
@@ -152,7 +180,8 @@ fn listen_host(listen: &str) -> Option<String> {
 
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let _ = std::fs::remove_file(path);
-    trent_crypto::seal::write_private_file(path, bytes).map_err(|e| format!("writing {}: {e}", path.display()))
+    trent_crypto::seal::write_private_file(path, bytes)
+        .map_err(|e| format!("writing {}: {e}", path.display()))
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), String> {
@@ -163,7 +192,9 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
         use std::os::unix::fs::DirBuilderExt;
         builder.mode(0o700);
     }
-    builder.create(dir).map_err(|e| format!("creating {}: {e}", dir.display()))
+    builder
+        .create(dir)
+        .map_err(|e| format!("creating {}: {e}", dir.display()))
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ impl Vector {
     /// A field decoded from hex.
     pub(crate) fn bytes(&self, name: &str) -> Vec<u8> {
         let hex = self.text(name);
-        assert!(hex.len() % 2 == 0, "odd hex in {name}");
+        assert!(hex.len().is_multiple_of(2), "odd hex in {name}");
         (0..hex.len())
             .step_by(2)
             .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex digit"))

@@ -6,11 +6,18 @@ use trent_proto::ops::{self as wire, timestamp};
 use trent_store::AliasRecord;
 
 use super::{Caller, fresh_record, page_limit, required, resolve_key_id};
+use crate::authz::{Conditions, authorize};
 use crate::error::ServerError;
 use crate::node::Node;
 
-fn target_key(node: &Node, caller: &Caller, raw: &str) -> Result<String, ServerError> {
+fn target_key(
+    node: &Node,
+    caller: &Caller,
+    raw: &str,
+    operation: &str,
+) -> Result<String, ServerError> {
     let record = fresh_record(node, caller, raw)?;
+    authorize(node, caller, operation, Some(&record), Conditions::new())?;
     if record.state == KeyState::PendingDeletion {
         record.check_state(StateUse::Manage)?;
     }
@@ -24,7 +31,12 @@ pub(super) fn create_alias(
 ) -> Result<serde_json::Value, ServerError> {
     let name = required(&req.alias_name, "aliasName")?;
     ids::validate_alias_name(name)?;
-    let key_id = target_key(node, caller, required(&req.target_key_id, "targetKeyId")?)?;
+    let key_id = target_key(
+        node,
+        caller,
+        required(&req.target_key_id, "targetKeyId")?,
+        "CreateAlias",
+    )?;
     let now = node.clock.now_millis();
     let record = AliasRecord {
         account_id: caller.account_id.clone(),
@@ -34,7 +46,10 @@ pub(super) fn create_alias(
         created: now,
         updated: now,
     };
-    match node.store.create_alias(&record) {
+    let created = node.store.create_alias(&record);
+    // Invalidated whatever the outcome: a failed commit may have applied.
+    node.aliases.invalidate(&caller.account_id, name);
+    match created {
         Ok(()) => {}
         Err(trent_store::Error::AlreadyExists) => {
             return Err(trent_core::Error::AlreadyExists(format!(
@@ -45,7 +60,6 @@ pub(super) fn create_alias(
         }
         Err(e) => return Err(e.into()),
     }
-    node.aliases.invalidate(&caller.account_id, name);
     Ok(serde_json::json!({}))
 }
 
@@ -64,17 +78,22 @@ pub(super) fn update_alias(
 ) -> Result<serde_json::Value, ServerError> {
     let name = required(&req.alias_name, "aliasName")?;
     ids::validate_alias_name(name)?;
-    let key_id = target_key(node, caller, required(&req.target_key_id, "targetKeyId")?)?;
+    let key_id = target_key(
+        node,
+        caller,
+        required(&req.target_key_id, "targetKeyId")?,
+        "UpdateAlias",
+    )?;
     let now = node.clock.now_millis();
-    match node
-        .store
-        .update_alias(&caller.account_id, &node.config.region, name, &key_id, now)
-    {
+    let updated =
+        node.store
+            .update_alias(&caller.account_id, &node.config.region, name, &key_id, now);
+    node.aliases.invalidate(&caller.account_id, name);
+    match updated {
         Ok(()) => {}
         Err(trent_store::Error::NotFound) => return Err(alias_not_found(node, caller, name)),
         Err(e) => return Err(e.into()),
     }
-    node.aliases.invalidate(&caller.account_id, name);
     Ok(serde_json::json!({}))
 }
 
@@ -85,13 +104,24 @@ pub(super) fn delete_alias(
 ) -> Result<serde_json::Value, ServerError> {
     let name = required(&req.alias_name, "aliasName")?;
     ids::validate_alias_name(name)?;
-    if !node
+    // DeleteAlias needs permission on the key the alias points to.
+    if let Some(key_id) = node.aliases.resolve(node, &caller.account_id, name)? {
+        let record = fresh_record(node, caller, &key_id)?;
+        authorize(
+            node,
+            caller,
+            "DeleteAlias",
+            Some(&record),
+            Conditions::new(),
+        )?;
+    }
+    let deleted = node
         .store
-        .delete_alias(&caller.account_id, &node.config.region, name)?
-    {
+        .delete_alias(&caller.account_id, &node.config.region, name);
+    node.aliases.invalidate(&caller.account_id, name);
+    if !deleted? {
         return Err(alias_not_found(node, caller, name));
     }
-    node.aliases.invalidate(&caller.account_id, name);
     Ok(serde_json::json!({}))
 }
 
@@ -101,6 +131,10 @@ pub(super) fn list_aliases(
     req: wire::ListAliasesRequest,
 ) -> Result<wire::ListAliasesResponse, ServerError> {
     let limit = page_limit(req.limit)?;
+    if let Some(marker) = &req.marker {
+        ids::validate_alias_marker(marker)?;
+    }
+    authorize(node, caller, "ListAliases", None, Conditions::new())?;
     let key_filter = match req.key_id.as_deref() {
         Some(raw) => Some(
             fresh_record(

@@ -19,6 +19,7 @@ use super::{
     Caller, dry_run, enum_arg, load_key, off_executor, refuse_recipient, required, required_blob,
     required_enum,
 };
+use crate::authz::{Conditions, authorize};
 use crate::cache::LoadedKey;
 use crate::error::{ServerError, api};
 use crate::node::Node;
@@ -86,6 +87,13 @@ pub(super) fn sign(
     )?;
     let message_type = message_type_arg(&req.message_type)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "Sign",
+        Some(&key.record),
+        Conditions::new().set("kms:SigningAlgorithm", algorithm.as_str()).request_alias(key_arg),
+    )?;
     signing_request(&key, "Sign", algorithm, message_type, message)?;
     dry_run(req.dry_run)?;
     let signer = key.signing()?;
@@ -114,6 +122,13 @@ pub(super) fn verify(
     )?;
     let message_type = message_type_arg(&req.message_type)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "Verify",
+        Some(&key.record),
+        Conditions::new().set("kms:SigningAlgorithm", algorithm.as_str()).request_alias(key_arg),
+    )?;
     signing_request(&key, "Verify", algorithm, message_type, message)?;
     dry_run(req.dry_run)?;
     if !key
@@ -134,11 +149,14 @@ pub(super) fn get_public_key(
     caller: &Caller,
     req: wire::GetPublicKeyRequest,
 ) -> Result<wire::GetPublicKeyResponse, ServerError> {
-    let key = load_key(
+    let key_arg = required(&req.key_id, "keyId")?;
+    let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
         node,
         caller,
-        required(&req.key_id, "keyId")?,
-        AliasUse::Allowed,
+        "GetPublicKey",
+        Some(&key.record),
+        Conditions::new().request_alias(key_arg),
     )?;
     // AWS answers for disabled keys too, but not for keys pending deletion.
     key.record.check_state(StateUse::Manage)?;
@@ -188,6 +206,13 @@ pub(super) fn derive_shared_secret(
     let peer = required_blob(&req.public_key, "publicKey", MAX_PUBLIC_KEY_LEN)?;
     refuse_recipient(&req.recipient)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "DeriveSharedSecret",
+        Some(&key.record),
+        Conditions::new().set("kms:KeyAgreementAlgorithm", algorithm.as_str()).request_alias(key_arg),
+    )?;
     key.record.check_state(StateUse::Cryptographic)?;
     key.record
         .check_usage(KeyUsage::KeyAgreement, "DeriveSharedSecret")?;
@@ -234,6 +259,13 @@ pub(super) fn encapsulate(
     let key_arg = required(&req.key_id, "keyId")?;
     let algorithm = encapsulation_algorithm_arg(&req.encapsulation_algorithm)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "Encapsulate",
+        Some(&key.record),
+        Conditions::new().request_alias(key_arg),
+    )?;
     encapsulation_request(&key, "Encapsulate", algorithm)?;
     dry_run(req.dry_run)?;
     let sent = key.kem()?.encapsulate()?;
@@ -258,6 +290,13 @@ pub(super) fn decapsulate(
     )?;
     let algorithm = encapsulation_algorithm_arg(&req.encapsulation_algorithm)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "Decapsulate",
+        Some(&key.record),
+        Conditions::new().request_alias(key_arg),
+    )?;
     encapsulation_request(&key, "Decapsulate", algorithm)?;
     dry_run(req.dry_run)?;
     // A wrong length is InvalidCiphertextException; any other ciphertext

@@ -19,8 +19,9 @@ use trent_proto::error::ErrorCode;
 use trent_proto::ops::{self as wire, OutBlob};
 use zeroize::Zeroizing;
 
-use super::{Caller, dry_run, enum_arg, load_key, off_executor, required, resolve_key_id};
+use super::{Caller, dry_run, enum_arg, load_key, off_executor, required};
 use crate::cache::LoadedKey;
+use crate::authz::{Conditions, authorize};
 use crate::error::{ServerError, api, validation};
 use crate::node::Node;
 
@@ -88,7 +89,9 @@ pub(super) fn seal(
         salt,
     }
     .encode();
-    let sealed = version.encrypt(&salt, &aad(&header, ctx), plaintext)?;
+    let sealed = off_executor(version.blocks(), || {
+        version.encrypt(&salt, &aad(&header, ctx), plaintext)
+    })?;
     let mut blob = Vec::with_capacity(header.len() + sealed.len());
     blob.extend_from_slice(&header);
     blob.extend_from_slice(&sealed);
@@ -150,6 +153,7 @@ fn open(
     }
     let key_arg = key_arg.ok_or(trent_core::Error::InvalidCiphertext)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize_open(node, caller, &key, ctx, Some(key_arg), algorithm, operation)?;
     check_encryption_key(&key, algorithm, operation)?;
     spec::check_no_context(has_context(ctx))?;
     let decrypting = key.decrypting()?;
@@ -171,30 +175,72 @@ fn open_symmetric(
 ) -> Result<Opened, ServerError> {
     let (header, raw_header, sealed) = ciphertext::parse(blob)?;
     let key_id = header.key_id_string();
-    if let Some(expected) = expected_key
-        && resolve_key_id(node, caller, expected, AliasUse::Allowed)? != key_id
-    {
-        return Err(trent_core::Error::IncorrectKey.into());
-    }
-    // A key id no key has is a damaged blob, answered like every other
-    // corruption (unless the caller named that key itself).
-    let key = match load_key(node, caller, &key_id, AliasUse::Refused) {
-        Err(ServerError::Core(trent_core::Error::NotFound(_))) if expected_key.is_none() => {
-            return Err(trent_core::Error::InvalidCiphertext.into());
+    // A named key may be another account's (by key or alias ARN).
+    let key = match expected_key {
+        Some(expected) => {
+            let key = load_key(node, caller, expected, AliasUse::Allowed)?;
+            if key.record.key_id != key_id {
+                return Err(trent_core::Error::IncorrectKey.into());
+            }
+            key
         }
-        other => other?,
+        // A key id no key has is a damaged blob, answered like every other
+        // corruption.
+        None => match load_key(node, caller, &key_id, AliasUse::Refused) {
+            Err(ServerError::Core(trent_core::Error::NotFound(_))) => {
+                return Err(trent_core::Error::InvalidCiphertext.into());
+            }
+            other => other?,
+        },
     };
+    authorize_open(
+        node,
+        caller,
+        &key,
+        ctx,
+        expected_key,
+        EncryptionAlgorithm::SymmetricDefault,
+        operation,
+    )?;
     check_encryption_key(&key, EncryptionAlgorithm::SymmetricDefault, operation)?;
     let material_id = header.material_id_hex();
     let version = key
         .symmetric_version(&material_id)
         .ok_or(trent_core::Error::InvalidCiphertext)?;
-    let plaintext = version.decrypt(&header.salt, &aad(raw_header, ctx), sealed)?;
+    let plaintext = off_executor(version.blocks(), || {
+        version.decrypt(&header.salt, &aad(raw_header, ctx), sealed)
+    })?;
     Ok(Opened {
         key: key.clone(),
         material_id: Some(material_id),
         plaintext,
     })
+}
+
+/// Authorizes the decrypting half of Decrypt (`kms:Decrypt`) or ReEncrypt
+/// (`kms:ReEncryptFrom`), before any decryption is attempted.
+fn authorize_open(
+    node: &Node,
+    caller: &Caller,
+    key: &LoadedKey,
+    ctx: &Option<EncryptionContext>,
+    key_arg: Option<&str>,
+    algorithm: EncryptionAlgorithm,
+    operation: &str,
+) -> Result<(), ServerError> {
+    let action = if operation == "ReEncrypt" {
+        "ReEncryptFrom"
+    } else {
+        operation
+    };
+    let conditions = Conditions::new()
+        .encryption_context(ctx)
+        .set("kms:EncryptionAlgorithm", algorithm.as_str());
+    let conditions = match key_arg {
+        Some(raw) => conditions.request_alias(raw),
+        None => conditions,
+    };
+    authorize(node, caller, action, Some(&key.record), conditions)
 }
 
 fn check_plaintext(plaintext: &[u8]) -> Result<(), ServerError> {
@@ -236,6 +282,16 @@ pub(super) fn encrypt(
     check_context(&req.encryption_context, "encryptionContext")?;
     let algorithm = algorithm_arg(&req.encryption_algorithm, "encryptionAlgorithm")?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "Encrypt",
+        Some(&key.record),
+        Conditions::new()
+            .encryption_context(&req.encryption_context)
+            .set("kms:EncryptionAlgorithm", algorithm.as_str())
+            .request_alias(key_arg),
+    )?;
     check_encryption_key(&key, algorithm, "Encrypt")?;
     check_asymmetric_input(&key, algorithm, &req.encryption_context, plaintext.len())?;
     dry_run(req.dry_run)?;
@@ -296,6 +352,16 @@ pub(super) fn re_encrypt(
         "destinationEncryptionAlgorithm",
     )?;
     let destination = load_key(node, caller, destination_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "ReEncryptTo",
+        Some(&destination.record),
+        Conditions::new()
+            .encryption_context(&req.destination_encryption_context)
+            .set("kms:EncryptionAlgorithm", destination_algorithm.as_str())
+            .request_alias(destination_arg),
+    )?;
     check_encryption_key(&destination, destination_algorithm, "ReEncrypt")?;
     let opened = open(
         node,
@@ -368,6 +434,16 @@ pub(super) fn generate_data_key(
     } else {
         "GenerateDataKeyWithoutPlaintext"
     };
+    authorize(
+        node,
+        caller,
+        operation,
+        Some(&key.record),
+        Conditions::new()
+            .encryption_context(&req.encryption_context)
+            .set("kms:EncryptionAlgorithm", "SYMMETRIC_DEFAULT")
+            .request_alias(key_arg),
+    )?;
     check_encryption_key(&key, EncryptionAlgorithm::SymmetricDefault, operation)?;
     dry_run(req.dry_run)?;
     let mut data_key = Zeroizing::new(vec![0u8; length]);
@@ -382,8 +458,11 @@ pub(super) fn generate_data_key(
 }
 
 pub(super) fn generate_random(
+    node: &Node,
+    caller: &Caller,
     req: wire::GenerateRandomRequest,
 ) -> Result<wire::GenerateRandomResponse, ServerError> {
+    authorize(node, caller, "GenerateRandom", None, Conditions::new())?;
     if req.custom_key_store_id.is_some() {
         return Err(api(
             ErrorCode::NotFound,

@@ -12,6 +12,7 @@ use zeroize::Zeroizing;
 
 use super::crypto::{check_context, check_encryption_key, seal};
 use super::{Caller, dry_run, load_key, refuse_recipient, required, required_enum};
+use crate::authz::{Conditions, authorize};
 use crate::error::ServerError;
 use crate::node::Node;
 
@@ -36,6 +37,15 @@ pub(super) fn generate_data_key_pair(
     check_context(&req.encryption_context, "encryptionContext")?;
     refuse_recipient(&req.recipient)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        operation,
+        Some(&key.record),
+        Conditions::new()
+            .encryption_context(&req.encryption_context)
+            .request_alias(key_arg),
+    )?;
     // Only a symmetric encryption key may protect the private key.
     check_encryption_key(&key, EncryptionAlgorithm::SymmetricDefault, operation)?;
     pair_spec.check_available()?;

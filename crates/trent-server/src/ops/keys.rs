@@ -13,6 +13,7 @@ use trent_proto::error::ErrorCode;
 use trent_proto::ops::{self as wire, timestamp};
 
 use super::{Caller, fresh_record, load_key, page_limit, required, update_key};
+use crate::authz::{Conditions, authorize, check_lockout};
 use crate::error::{ServerError, api, validation};
 use crate::node::Node;
 
@@ -48,8 +49,32 @@ pub(super) fn metadata(record: &KeyRecord) -> wire::KeyMetadata {
         encapsulation_algorithms: names(lists.encapsulation, |a| a.as_str()),
         multi_region: false,
         pending_deletion_window_in_days: record.pending_window_days,
-        current_key_material_id: (symmetric && !record.current_material.is_empty())
-            .then(|| record.current_material.clone()),
+        current_key_material_id: (symmetric
+            && !record.current_material.is_empty()
+            && (record.origin != Origin::External
+                || record
+                    .import
+                    .as_ref()
+                    .is_some_and(|i| i.fingerprint.is_some())))
+        .then(|| record.current_material.clone()),
+        valid_to: record
+            .import
+            .as_ref()
+            .and_then(|i| i.valid_to)
+            .map(timestamp),
+        expiration_model: record
+            .import
+            .as_ref()
+            .and_then(|i| i.expiration_model)
+            .map(|m| m.as_str().to_owned()),
+        custom_key_store_id: match &record.backend {
+            BackendRef::Pkcs11 { store_id, .. } => Some(store_id.clone()),
+            BackendRef::Software => None,
+        },
+        cloud_hsm_cluster_id: match &record.backend {
+            BackendRef::Pkcs11 { cluster_id, .. } => Some(cluster_id.clone()),
+            BackendRef::Software => None,
+        },
     }
 }
 
@@ -156,11 +181,16 @@ pub(super) fn create_key(
     .unwrap_or(Origin::AwsKms);
     spec.check_available()?;
     let usage = spec::create_usage(spec, usage)?;
-    if origin != Origin::AwsKms {
-        return Err(api(
-            ErrorCode::UnsupportedOperation,
-            format!("Trent does not support Origin {origin} yet."),
-        ));
+    match origin {
+        Origin::AwsKms => {}
+        Origin::External => trent_core::import::check_importable(spec)?,
+        Origin::AwsCloudHsm => {}
+        _ => {
+            return Err(api(
+                ErrorCode::UnsupportedOperation,
+                format!("Trent does not support Origin {origin} yet."),
+            ));
+        }
     }
     if req.multi_region == Some(true) {
         return Err(api(
@@ -168,18 +198,37 @@ pub(super) fn create_key(
             "Trent does not support multi-Region keys.",
         ));
     }
+    authorize(
+        node,
+        caller,
+        "CreateKey",
+        None,
+        Conditions::new()
+            .set("kms:KeySpec", spec.as_str())
+            .set("kms:KeyUsage", usage.as_str())
+            .set("kms:KeyOrigin", origin.as_str()),
+    )?;
     let description = req.description.unwrap_or_default();
     check_description(&description)?;
+    let key_id = ids::new_key_id();
     let policy = match req.policy {
         Some(p) => {
-            trent_core::policy::validate(&p)?;
+            let arn = ids::key_arn(&node.config.region, &caller.account_id, &key_id);
+            check_lockout(
+                node,
+                caller,
+                &p,
+                &arn,
+                &caller.account_id,
+                req.bypass_policy_lockout_safety_check,
+            )?;
             p
         }
         None => trent_core::policy::default_key_policy(&caller.account_id),
     };
     let now = node.clock.now_millis();
     let mut record = KeyRecord {
-        key_id: ids::new_key_id(),
+        key_id,
         account_id: caller.account_id.clone(),
         region: node.config.region.clone(),
         created: now,
@@ -195,11 +244,31 @@ pub(super) fn create_key(
         tags: Vec::new(),
         rotation: RotationConfig::default(),
         current_material: String::new(),
-        backend: BackendRef::Software,
+        backend: super::custom_key_stores::backend_for_new_key(
+            node,
+            caller,
+            origin,
+            spec,
+            usage,
+            req.custom_key_store_id.as_deref(),
+        )?,
+        import: None,
         revision: 0,
     };
     record.put_tags(tags_from_wire(req.tags.as_deref().unwrap_or_default()))?;
-    let material = new_material(node, &record, None, now)?;
+    let material = if origin == Origin::External {
+        // No material until ImportKeyMaterial fills this version in.
+        record.state = KeyState::PendingImport;
+        MaterialRecord {
+            key_id: record.key_id.clone(),
+            material_id: new_material_id()?,
+            created: now,
+            rotation: None,
+            wrapped: Vec::new(),
+        }
+    } else {
+        new_material(node, &record, None, now)?
+    };
     record.current_material = material.material_id.clone();
     node.store.create_key(&record, &material)?;
     Ok(wire::KeyMetadataResponse {
@@ -218,9 +287,18 @@ pub(super) fn describe_key(
         required(&req.key_id, "keyId")?,
         AliasUse::Allowed,
     )?;
-    Ok(wire::KeyMetadataResponse {
-        key_metadata: metadata(&key.record),
-    })
+    authorize(
+        node,
+        caller,
+        "DescribeKey",
+        Some(&key.record),
+        Conditions::new().request_alias(required(&req.key_id, "keyId")?),
+    )?;
+    let mut key_metadata = metadata(&key.record);
+    if let Some(state) = super::custom_key_stores::reported_state(node, &key.record.backend) {
+        key_metadata.key_state = state.to_owned();
+    }
+    Ok(wire::KeyMetadataResponse { key_metadata })
 }
 
 pub(super) fn list_keys(
@@ -229,6 +307,10 @@ pub(super) fn list_keys(
     req: wire::ListKeysRequest,
 ) -> Result<wire::ListKeysResponse, ServerError> {
     let limit = page_limit(req.limit)?;
+    if let Some(marker) = &req.marker {
+        ids::validate_key_marker(marker)?;
+    }
+    authorize(node, caller, "ListKeys", None, Conditions::new())?;
     let page = node.store.list_keys(
         &caller.account_id,
         &node.config.region,
@@ -258,7 +340,10 @@ pub(super) fn enable_key(
     caller: &Caller,
     req: wire::KeyIdRequest,
 ) -> Result<serde_json::Value, ServerError> {
-    update_key(node, caller, key_id_arg(&req)?, |k| Ok(k.enable()?))?;
+    update_key(node, caller, key_id_arg(&req)?, |k| {
+        authorize(node, caller, "EnableKey", Some(k), Conditions::new())?;
+        Ok(k.enable()?)
+    })?;
     Ok(serde_json::json!({}))
 }
 
@@ -267,7 +352,10 @@ pub(super) fn disable_key(
     caller: &Caller,
     req: wire::KeyIdRequest,
 ) -> Result<serde_json::Value, ServerError> {
-    update_key(node, caller, key_id_arg(&req)?, |k| Ok(k.disable()?))?;
+    update_key(node, caller, key_id_arg(&req)?, |k| {
+        authorize(node, caller, "DisableKey", Some(k), Conditions::new())?;
+        Ok(k.disable()?)
+    })?;
     Ok(serde_json::json!({}))
 }
 
@@ -279,6 +367,7 @@ pub(super) fn schedule_key_deletion(
     let now = node.clock.now_millis();
     let window = req.pending_window_in_days;
     let record = update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        authorize(node, caller, "ScheduleKeyDeletion", Some(k), Conditions::new())?;
         Ok(k.schedule_deletion(window, now)?)
     })?;
     Ok(wire::ScheduleKeyDeletionResponse {
@@ -294,12 +383,10 @@ pub(super) fn cancel_key_deletion(
     caller: &Caller,
     req: wire::KeyIdRequest,
 ) -> Result<wire::KeyIdResponse, ServerError> {
-    let record = update_key(
-        node,
-        caller,
-        key_id_arg(&req)?,
-        |k| Ok(k.cancel_deletion()?),
-    )?;
+    let record = update_key(node, caller, key_id_arg(&req)?, |k| {
+        authorize(node, caller, "CancelKeyDeletion", Some(k), Conditions::new())?;
+        Ok(k.cancel_deletion()?)
+    })?;
     Ok(wire::KeyIdResponse {
         key_id: record.arn(),
     })
@@ -313,6 +400,7 @@ pub(super) fn update_key_description(
     let description = required(&req.description, "description")?.clone();
     check_description(&description)?;
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        authorize(node, caller, "UpdateKeyDescription", Some(k), Conditions::new())?;
         k.check_state(StateUse::Manage)?;
         k.description = description.clone();
         Ok(())
@@ -327,6 +415,7 @@ pub(super) fn tag_resource(
 ) -> Result<serde_json::Value, ServerError> {
     let tags = tags_from_wire(required(&req.tags, "tags")?);
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        authorize(node, caller, "TagResource", Some(k), Conditions::new())?;
         k.check_state(StateUse::Manage)?;
         Ok(k.put_tags(tags.clone())?)
     })?;
@@ -340,6 +429,7 @@ pub(super) fn untag_resource(
 ) -> Result<serde_json::Value, ServerError> {
     let keys = required(&req.tag_keys, "tagKeys")?.clone();
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        authorize(node, caller, "UntagResource", Some(k), Conditions::new())?;
         k.check_state(StateUse::Manage)?;
         k.remove_tags(&keys);
         Ok(())
@@ -354,6 +444,7 @@ pub(super) fn list_resource_tags(
 ) -> Result<wire::ListResourceTagsResponse, ServerError> {
     let limit = page_limit(req.limit)?;
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
+    authorize(node, caller, "ListResourceTags", Some(&record), Conditions::new())?;
     let start = parse_index_marker(req.marker.as_deref())?;
     let tags: Vec<wire::Tag> = record
         .tags
@@ -399,6 +490,7 @@ pub(super) fn get_key_policy(
 ) -> Result<wire::GetKeyPolicyResponse, ServerError> {
     check_policy_name(&req.policy_name)?;
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
+    authorize(node, caller, "GetKeyPolicy", Some(&record), Conditions::new())?;
     Ok(wire::GetKeyPolicyResponse {
         policy: record.policy,
         policy_name: "default".into(),
@@ -413,7 +505,10 @@ pub(super) fn put_key_policy(
     check_policy_name(&req.policy_name)?;
     let policy = required(&req.policy, "policy")?.clone();
     trent_core::policy::validate(&policy)?;
+    let bypass = req.bypass_policy_lockout_safety_check;
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        authorize(node, caller, "PutKeyPolicy", Some(k), Conditions::new())?;
+        check_lockout(node, caller, &policy, &k.arn(), &k.account_id, bypass)?;
         if k.state == KeyState::PendingDeletion {
             k.check_state(StateUse::Manage)?;
         }
@@ -429,7 +524,8 @@ pub(super) fn list_key_policies(
     req: wire::ListKeyPoliciesRequest,
 ) -> Result<wire::ListKeyPoliciesResponse, ServerError> {
     page_limit(req.limit)?;
-    fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
+    let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
+    authorize(node, caller, "ListKeyPolicies", Some(&record), Conditions::new())?;
     Ok(wire::ListKeyPoliciesResponse {
         policy_names: vec!["default".into()],
         next_marker: None,

@@ -8,6 +8,7 @@ use trent_proto::ops::{self as wire, OutBlob};
 use zeroize::Zeroizing;
 
 use super::{Caller, dry_run, load_key, required, required_blob, required_enum};
+use crate::authz::{Conditions, authorize};
 use crate::cache::LoadedKey;
 use crate::error::ServerError;
 use crate::node::Node;
@@ -52,6 +53,13 @@ pub(super) fn generate_mac(
     let key_arg = required(&req.key_id, "keyId")?;
     let algorithm = algorithm_arg(&req.mac_algorithm)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "GenerateMac",
+        Some(&key.record),
+        Conditions::new().set("kms:MacAlgorithm", algorithm.as_str()).request_alias(key_arg),
+    )?;
     mac_request(&key, "GenerateMac", algorithm)?;
     dry_run(req.dry_run)?;
     let mac = key.mac()?.mac(algorithm, message)?;
@@ -72,6 +80,13 @@ pub(super) fn verify_mac(
     let algorithm = algorithm_arg(&req.mac_algorithm)?;
     let mac = required_blob(&req.mac, "mac", MAX_MAC_LEN)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
+    authorize(
+        node,
+        caller,
+        "VerifyMac",
+        Some(&key.record),
+        Conditions::new().set("kms:MacAlgorithm", algorithm.as_str()).request_alias(key_arg),
+    )?;
     mac_request(&key, "VerifyMac", algorithm)?;
     dry_run(req.dry_run)?;
     if !key.mac()?.verify(algorithm, message, mac)? {

@@ -5,11 +5,14 @@
 mod aliases;
 mod asymmetric;
 mod crypto;
+pub(crate) mod custom_key_stores;
 mod data_key_pair;
+mod import;
 mod keys;
 mod mac;
 mod rotation;
 
+pub(crate) use import::{Expired, expire as expire_import};
 pub(crate) use rotation::rotate;
 
 use std::sync::Arc;
@@ -82,22 +85,13 @@ pub(crate) fn off_executor<T>(heavy: bool, work: impl FnOnce() -> T) -> T {
 
 /// Operations in the API model that Trent does not serve yet.
 const NOT_YET: &[&str] = &[
-    "ConnectCustomKeyStore",
-    "CreateCustomKeyStore",
     "CreateGrant",
-    "DeleteCustomKeyStore",
-    "DeleteImportedKeyMaterial",
-    "DescribeCustomKeyStores",
-    "DisconnectCustomKeyStore",
     "GetKeyLastUsage",
-    "GetParametersForImport",
-    "ImportKeyMaterial",
     "ListGrants",
     "ListRetirableGrants",
     "ReplicateKey",
     "RetireGrant",
     "RevokeGrant",
-    "UpdateCustomKeyStore",
     "UpdatePrimaryRegion",
 ];
 
@@ -134,7 +128,7 @@ pub fn dispatch(
         "GenerateDataKeyWithoutPlaintext" => {
             run(body, |r| crypto::generate_data_key(node, caller, r, false))
         }
-        "GenerateRandom" => run(body, crypto::generate_random),
+        "GenerateRandom" => run(body, |r| crypto::generate_random(node, caller, r)),
         "GenerateDataKeyPair" => run(body, |r| {
             data_key_pair::generate_data_key_pair(node, caller, r, true)
         }),
@@ -154,6 +148,21 @@ pub fn dispatch(
         "GetKeyRotationStatus" => run(body, |r| rotation::get_key_rotation_status(node, caller, r)),
         "RotateKeyOnDemand" => run(body, |r| rotation::rotate_key_on_demand(node, caller, r)),
         "ListKeyRotations" => run(body, |r| rotation::list_key_rotations(node, caller, r)),
+        "GetParametersForImport" => {
+            run(body, |r| import::get_parameters_for_import(node, caller, r))
+        }
+        "ImportKeyMaterial" => run(body, |r| import::import_key_material(node, caller, r)),
+        "DeleteImportedKeyMaterial" => run(body, |r| {
+            import::delete_imported_key_material(node, caller, r)
+        }),
+        "CreateCustomKeyStore" => run(body, |r| custom_key_stores::create(node, caller, r)),
+        "ConnectCustomKeyStore" => run(body, |r| custom_key_stores::connect(node, caller, r)),
+        "DisconnectCustomKeyStore" => {
+            run(body, |r| custom_key_stores::disconnect(node, caller, r))
+        }
+        "DescribeCustomKeyStores" => run(body, |r| custom_key_stores::describe(node, caller, r)),
+        "UpdateCustomKeyStore" => run(body, |r| custom_key_stores::update(node, caller, r)),
+        "DeleteCustomKeyStore" => run(body, |r| custom_key_stores::delete(node, caller, r)),
         op if NOT_YET.contains(&op) => Err(api(
             ErrorCode::UnsupportedOperation,
             format!("Trent does not support {op} yet."),
@@ -319,24 +328,48 @@ fn resolve_key_id(
     }
 }
 
-/// Resolves and loads a key (from the cache when possible).
+/// Resolves and loads a key (from the cache when possible). A key ARN or
+/// alias ARN may name a key of another account in this region, as AWS
+/// allows for the operations that use this (cryptographic operations,
+/// DescribeKey, GetPublicKey); the handler's authorization then needs both
+/// that key's policy and the caller's identity policies.
 fn load_key(
     node: &Node,
     caller: &Caller,
     raw: &str,
     alias_use: AliasUse,
 ) -> Result<Arc<LoadedKey>, ServerError> {
-    let key_id = resolve_key_id(node, caller, raw, alias_use)?;
+    let region = &node.config.region;
+    let (account, key_id) = match KeyRef::parse(raw, alias_use)? {
+        KeyRef::KeyArn {
+            region: r,
+            account: a,
+            key_id,
+        } if &r == region && a != caller.account_id => (a, key_id),
+        KeyRef::AliasArn {
+            region: r,
+            account: a,
+            name,
+        } if &r == region && a != caller.account_id => {
+            let key_id = node
+                .aliases
+                .resolve(node, &a, &name)?
+                .ok_or_else(|| not_found(&format!("Alias '{raw}' is not found.")))?;
+            (a, key_id)
+        }
+        _ => (
+            caller.account_id.clone(),
+            resolve_key_id(node, caller, raw, alias_use)?,
+        ),
+    };
     let key = node
         .keys
         .get(node, &key_id)?
-        .filter(|k| {
-            k.record.account_id == caller.account_id && k.record.region == node.config.region
-        })
+        .filter(|k| k.record.account_id == account && k.record.region == *region)
         .ok_or_else(|| {
             not_found(&format!(
                 "Key '{}' does not exist",
-                trent_core::ids::key_arn(&node.config.region, &caller.account_id, &key_id)
+                trent_core::ids::key_arn(region, &account, &key_id)
             ))
         })?;
     Ok(key)
@@ -367,11 +400,12 @@ fn update_key(
     for _ in 0..16 {
         let mut record = fresh_record(node, caller, raw)?;
         change(&mut record)?;
-        match node.store.update_key(&record) {
-            Ok(()) => {
-                node.keys.invalidate(&record.key_id);
-                return Ok(record);
-            }
+        let stored = node.store.update_key(&record);
+        // Drop the cached copy whatever the outcome: a commit that reported
+        // failure (say, its fsync) may still have reached the disk.
+        node.keys.invalidate(&record.key_id);
+        match stored {
+            Ok(()) => return Ok(record),
             Err(trent_store::Error::Conflict) => continue,
             Err(e) => return Err(e.into()),
         }

@@ -8,6 +8,7 @@ use trent_proto::ops::{self as wire, timestamp};
 
 use super::keys::new_material;
 use super::{Caller, fresh_record, page_limit, required, update_key};
+use crate::authz::{Conditions, authorize};
 use crate::error::{ServerError, api};
 use crate::node::Node;
 
@@ -22,6 +23,7 @@ pub(super) fn enable_key_rotation(
     let now = node.clock.now_millis();
     let period = req.rotation_period_in_days;
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        authorize(node, caller, "EnableKeyRotation", Some(k), Conditions::new())?;
         Ok(k.enable_rotation(period, now)?)
     })?;
     Ok(serde_json::json!({}))
@@ -33,6 +35,7 @@ pub(super) fn disable_key_rotation(
     req: wire::KeyIdRequest,
 ) -> Result<serde_json::Value, ServerError> {
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
+        authorize(node, caller, "DisableKeyRotation", Some(k), Conditions::new())?;
         Ok(k.disable_rotation()?)
     })?;
     Ok(serde_json::json!({}))
@@ -44,8 +47,12 @@ pub(super) fn get_key_rotation_status(
     req: wire::KeyIdRequest,
 ) -> Result<wire::GetKeyRotationStatusResponse, ServerError> {
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
-    record.check_rotatable()?;
-    let enabled = record.rotation.enabled && record.state != KeyState::PendingDeletion;
+    authorize(node, caller, "GetKeyRotationStatus", Some(&record), Conditions::new())?;
+    // AWS answers for every key: those that cannot rotate (asymmetric, HMAC)
+    // report rotation as disabled rather than failing.
+    let enabled = record.check_rotatable().is_ok()
+        && record.rotation.enabled
+        && record.state != KeyState::PendingDeletion;
     Ok(wire::GetKeyRotationStatusResponse {
         key_rotation_enabled: enabled,
         key_id: record.arn(),
@@ -68,8 +75,11 @@ pub(crate) fn rotate(
     let now = node.clock.now_millis();
     let material = new_material(node, &record, Some(kind), now)?;
     record.rotated(material.material_id.clone(), kind, now);
-    node.store.update_key_with_material(&record, &material)?;
+    let stored = node.store.update_key_with_material(&record, &material);
+    // Even a failed commit may have reached the disk: never keep serving
+    // the old current material from the cache.
     node.keys.invalidate(&record.key_id);
+    stored?;
     Ok(record)
 }
 
@@ -81,6 +91,7 @@ pub(super) fn rotate_key_on_demand(
     let raw = required(&req.key_id, "keyId")?;
     for _ in 0..16 {
         let record = fresh_record(node, caller, raw)?;
+        authorize(node, caller, "RotateKeyOnDemand", Some(&record), Conditions::new())?;
         record.check_rotatable()?;
         record.check_state(StateUse::Cryptographic)?;
         let on_demand = node
@@ -121,6 +132,7 @@ pub(super) fn list_key_rotations(
 ) -> Result<wire::ListKeyRotationsResponse, ServerError> {
     let limit = page_limit(req.limit)?;
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
+    authorize(node, caller, "ListKeyRotations", Some(&record), Conditions::new())?;
     record.check_rotatable()?;
     let include_initial = match req.include_key_material.as_deref() {
         None | Some("ROTATIONS_ONLY") => false,

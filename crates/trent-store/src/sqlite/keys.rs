@@ -120,6 +120,26 @@ pub(super) fn add_material(
     Ok(())
 }
 
+/// Replaces the wrapped bytes of an existing material version (imported
+/// material arriving, or emptied when it is deleted).
+pub(super) fn set_material_bytes(
+    tx: &Transaction<'_>,
+    key_id: &str,
+    material_id: &str,
+    wrapped: &[u8],
+) -> Result<()> {
+    let updated = tx
+        .prepare_cached(
+            "UPDATE key_materials SET wrapped = ?3 WHERE key_id = ?1 AND material_id = ?2",
+        )
+        .and_then(|mut stmt| stmt.execute(params![key_id, material_id, wrapped]))
+        .map_err(db)?;
+    if updated == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
 /// A `key_materials` row as read, before its rotation type is parsed.
 struct StoredMaterial {
     material_id: String,
@@ -245,9 +265,13 @@ pub(super) fn due(conn: &Connection, now: UnixMillis) -> Result<Vec<String>> {
     Ok(ids)
 }
 
-/// The `next_rotation` column: the next automatic rotation, while enabled.
+/// The `next_rotation` column: when the scheduler must next look at the key
+/// for a job other than deletion — the next automatic rotation (while
+/// enabled), or imported material or import parameters expiring, whichever
+/// comes first. The scheduler re-reads the key and decides what is due
+/// (`KeyRecord::next_job`).
 fn next_rotation(key: &KeyRecord) -> Option<UnixMillis> {
-    key.rotation.next_rotation.filter(|_| key.rotation.enabled)
+    key.next_job()
 }
 
 /// The `doc` column: the record as JSON without its revision, which lives

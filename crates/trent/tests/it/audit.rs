@@ -6,8 +6,8 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_kms::operation::RequestId;
@@ -18,14 +18,18 @@ use serde_json::Value;
 use trent_audit::format::Frame;
 
 use crate::harness::{
-    ACCOUNT_ID, ADMIN_AKID, ADMIN_SECRET, Blob, KmsAuth, Options, TempDir, Trent, ctx, describe_output, key_arn,
-    kms_request, send_raw,
+    ACCOUNT_ID, ADMIN_AKID, ADMIN_SECRET, Blob, KmsAuth, Options, TempDir, Trent, ctx,
+    describe_output, key_arn, kms_request, send_raw,
 };
 
 /// Every record, decrypted, via `trent audit export` (JSON lines).
 pub(crate) fn export(trent: &Trent) -> Vec<Value> {
     let out = trent.cli(&["audit", "export"]);
-    assert!(out.status.success(), "audit export: {}", describe_output(&out));
+    assert!(
+        out.status.success(),
+        "audit export: {}",
+        describe_output(&out)
+    );
     String::from_utf8(out.stdout)
         .unwrap()
         .lines()
@@ -41,7 +45,11 @@ fn verify(trent: &Trent, audit_dir: Option<&Path>) -> (bool, String) {
     }
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = trent.cli(&args);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     (out.status.success(), text)
 }
 
@@ -84,12 +92,23 @@ async fn every_request_is_recorded_once_with_its_fields_and_no_secrets() {
     let created = client
         .create_key()
         .description("audit test key")
-        .tags(Tag::builder().tag_key("team").tag_value("blue").build().unwrap())
+        .tags(
+            Tag::builder()
+                .tag_key("team")
+                .tag_value("blue")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await;
     sent.push((rid(&created), "CreateKey", None));
     let key = created.unwrap().key_metadata.unwrap().key_id;
-    let r = client.create_alias().alias_name("alias/audit-it").target_key_id(&key).send().await;
+    let r = client
+        .create_alias()
+        .alias_name("alias/audit-it")
+        .target_key_id(&key)
+        .send()
+        .await;
     sent.push((rid(&r), "CreateAlias", None));
     let r = client.describe_key().key_id("alias/audit-it").send().await;
     sent.push((rid(&r), "DescribeKey", None));
@@ -122,12 +141,22 @@ async fn every_request_is_recorded_once_with_its_fields_and_no_secrets() {
         .await;
     sent.push((rid(&r), "ReEncrypt", None));
     secrets.push(B64.encode(r.unwrap().ciphertext_blob.unwrap().as_ref()));
-    let r = client.generate_data_key().key_id(&key).key_spec(DataKeySpec::Aes256).send().await;
+    let r = client
+        .generate_data_key()
+        .key_id(&key)
+        .key_spec(DataKeySpec::Aes256)
+        .send()
+        .await;
     sent.push((rid(&r), "GenerateDataKey", None));
     let data_key = r.unwrap();
     secrets.push(B64.encode(data_key.plaintext.unwrap().as_ref()));
     secrets.push(B64.encode(data_key.ciphertext_blob.unwrap().as_ref()));
-    let r = client.generate_data_key_without_plaintext().key_id(&key).number_of_bytes(32).send().await;
+    let r = client
+        .generate_data_key_without_plaintext()
+        .key_id(&key)
+        .number_of_bytes(32)
+        .send()
+        .await;
     sent.push((rid(&r), "GenerateDataKeyWithoutPlaintext", None));
     let r = client.generate_random().number_of_bytes(32).send().await;
     sent.push((rid(&r), "GenerateRandom", None));
@@ -138,32 +167,70 @@ async fn every_request_is_recorded_once_with_its_fields_and_no_secrets() {
     sent.push((rid(&r), "GetKeyRotationStatus", None));
     let r = client.disable_key().key_id(&key).send().await;
     sent.push((rid(&r), "DisableKey", None));
-    let r = client.encrypt().key_id(&key).plaintext(Blob::new(PLAINTEXT)).send().await;
+    let r = client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new(PLAINTEXT))
+        .send()
+        .await;
     sent.push((rid(&r), "Encrypt", Some("DisabledException")));
     let r = client.enable_key().key_id(&key).send().await;
     sent.push((rid(&r), "EnableKey", None));
     let r = client
         .tag_resource()
         .key_id(&key)
-        .tags(Tag::builder().tag_key("env").tag_value("it").build().unwrap())
+        .tags(
+            Tag::builder()
+                .tag_key("env")
+                .tag_value("it")
+                .build()
+                .unwrap(),
+        )
         .send()
         .await;
     sent.push((rid(&r), "TagResource", None));
-    let r = client.update_key_description().key_id(&key).description("renamed").send().await;
+    let r = client
+        .update_key_description()
+        .key_id(&key)
+        .description("renamed")
+        .send()
+        .await;
     sent.push((rid(&r), "UpdateKeyDescription", None));
     let r = client.get_key_policy().key_id(&key).send().await;
     sent.push((rid(&r), "GetKeyPolicy", None));
-    let r = client.schedule_key_deletion().key_id(&key).pending_window_in_days(7).send().await;
+    let r = client
+        .schedule_key_deletion()
+        .key_id(&key)
+        .pending_window_in_days(7)
+        .send()
+        .await;
     sent.push((rid(&r), "ScheduleKeyDeletion", None));
     let r = client.cancel_key_deletion().key_id(&key).send().await;
     sent.push((rid(&r), "CancelKeyDeletion", None));
-    let r = client.decrypt().ciphertext_blob(Blob::new(vec![1u8; 120])).send().await;
+    let r = client
+        .decrypt()
+        .ciphertext_blob(Blob::new(vec![1u8; 120]))
+        .send()
+        .await;
     sent.push((rid(&r), "Decrypt", Some("InvalidCiphertextException")));
-    let r = client.describe_key().key_id("11111111-2222-3333-4444-555555555555").send().await;
+    let r = client
+        .describe_key()
+        .key_id("11111111-2222-3333-4444-555555555555")
+        .send()
+        .await;
     sent.push((rid(&r), "DescribeKey", Some("NotFoundException")));
-    let r = trent.client_as(ADMIN_AKID, WRONG_SECRET).generate_random().number_of_bytes(8).send().await;
+    let r = trent
+        .client_as(ADMIN_AKID, WRONG_SECRET)
+        .generate_random()
+        .number_of_bytes(8)
+        .send()
+        .await;
     sent.push((rid(&r), "GenerateRandom", Some("InvalidSignatureException")));
-    let r = trent.client_as("AKIAUNKNOWNAUDIT0001", WRONG_SECRET).list_keys().send().await;
+    let r = trent
+        .client_as("AKIAUNKNOWNAUDIT0001", WRONG_SECRET)
+        .list_keys()
+        .send()
+        .await;
     sent.push((rid(&r), "ListKeys", Some("UnrecognizedClientException")));
     // Alice's key reaches the server's credential cache within a second.
     let alice = trent.client_as(ALICE_AKID, ALICE_SECRET);
@@ -182,25 +249,62 @@ async fn every_request_is_recorded_once_with_its_fields_and_no_secrets() {
 
     // Protocol errors, raw.
     let addr = trent.addr().to_owned();
-    let header_rid = |r: &crate::harness::HttpResponse| r.header("x-amzn-requestid").unwrap().to_owned();
+    let header_rid =
+        |r: &crate::harness::HttpResponse| r.header("x-amzn-requestid").unwrap().to_owned();
     let now = SystemTime::now();
     let unsigned = kms_request(&addr, "TrentService.ListKeys", b"{}", KmsAuth::None).unwrap();
-    sent.push((header_rid(&unsigned), "ListKeys", Some("MissingAuthenticationTokenException")));
-    let signed = KmsAuth::SigV4 { akid: ADMIN_AKID, secret: ADMIN_SECRET, time: now };
+    sent.push((
+        header_rid(&unsigned),
+        "ListKeys",
+        Some("MissingAuthenticationTokenException"),
+    ));
+    let signed = KmsAuth::SigV4 {
+        akid: ADMIN_AKID,
+        secret: ADMIN_SECRET,
+        time: now,
+    };
     let malformed = kms_request(&addr, "TrentService.Encrypt", b"{\"KeyId\": ", signed).unwrap();
-    sent.push((header_rid(&malformed), "Encrypt", Some("SerializationException")));
+    sent.push((
+        header_rid(&malformed),
+        "Encrypt",
+        Some("SerializationException"),
+    ));
     let bad_field = format!("{{\"NumberOfBytes\": \"{BAD_FIELD_SECRET}\"}}");
-    let bad = kms_request(&addr, "TrentService.GenerateRandom", bad_field.as_bytes(), signed).unwrap();
+    let bad = kms_request(
+        &addr,
+        "TrentService.GenerateRandom",
+        bad_field.as_bytes(),
+        signed,
+    )
+    .unwrap();
     assert_eq!(bad.error_type(), "ValidationException");
-    sent.push((header_rid(&bad), "GenerateRandom", Some("ValidationException")));
-    let unrouted = send_raw(&addr, "GET", "/no-such-route", &[("host".into(), addr.clone())], b"").unwrap();
-    sent.push((header_rid(&unrouted), "Unknown", Some("UnknownOperationException")));
+    sent.push((
+        header_rid(&bad),
+        "GenerateRandom",
+        Some("ValidationException"),
+    ));
+    let unrouted = send_raw(
+        &addr,
+        "GET",
+        "/no-such-route",
+        &[("host".into(), addr.clone())],
+        b"",
+    )
+    .unwrap();
+    sent.push((
+        header_rid(&unrouted),
+        "Unknown",
+        Some("UnknownOperationException"),
+    ));
 
     let records = export(&trent);
     let index = by_request_id(&records);
     for (id, name, error) in &sent {
         let found = index.get(id).map_or(0, Vec::len);
-        assert_eq!(found, 1, "request {id} ({name}, {error:?}) recorded {found} times");
+        assert_eq!(
+            found, 1,
+            "request {id} ({name}, {error:?}) recorded {found} times"
+        );
         let r = index[id][0];
         assert_eq!(r["eventName"], *name, "{r}");
         assert_eq!(r["errorCode"].as_str(), *error, "{r}");
@@ -215,10 +319,20 @@ async fn every_request_is_recorded_once_with_its_fields_and_no_secrets() {
         assert_eq!(r["managementEvent"], true);
         assert!(r["eventID"].as_str().is_some_and(|e| e.len() == 36));
         assert!(r["eventTime"].as_str().is_some_and(|t| t.ends_with('Z')));
-        assert!(r.get("tlsDetails").is_none(), "plain HTTP has no tlsDetails: {r}");
+        assert!(
+            r.get("tlsDetails").is_none(),
+            "plain HTTP has no tlsDetails: {r}"
+        );
     }
-    assert_eq!(records.len(), sent.len(), "records that no request explains");
-    let event_ids: HashSet<_> = records.iter().map(|r| r["eventID"].as_str().unwrap()).collect();
+    assert_eq!(
+        records.len(),
+        sent.len(),
+        "records that no request explains"
+    );
+    let event_ids: HashSet<_> = records
+        .iter()
+        .map(|r| r["eventID"].as_str().unwrap())
+        .collect();
     assert_eq!(event_ids.len(), records.len());
 
     // Field by field, for a few.
@@ -227,22 +341,41 @@ async fn every_request_is_recorded_once_with_its_fields_and_no_secrets() {
     assert_eq!(create["readOnly"], false);
     assert_eq!(create["requestParameters"]["description"], "audit test key");
     assert_eq!(create["requestParameters"]["tags"][0]["tagKey"], "team");
-    assert_eq!(create["responseElements"]["keyMetadata"]["keyId"], key.as_str());
+    assert_eq!(
+        create["responseElements"]["keyMetadata"]["keyId"],
+        key.as_str()
+    );
     assert_eq!(create["resources"][0]["ARN"], arn.as_str());
     assert_eq!(create["resources"][0]["type"], "AWS::KMS::Key");
     assert_eq!(create["userIdentity"]["type"], "Root");
     assert_eq!(create["userIdentity"]["accessKeyId"], ADMIN_AKID);
-    assert_eq!(create["userIdentity"]["arn"], format!("arn:aws:iam::{ACCOUNT_ID}:root"));
+    assert_eq!(
+        create["userIdentity"]["arn"],
+        format!("arn:aws:iam::{ACCOUNT_ID}:root")
+    );
     assert_eq!(create["recipientAccountId"], ACCOUNT_ID);
-    assert!(create["userAgent"].as_str().unwrap().contains("aws-sdk-rust"), "{create}");
+    assert!(
+        create["userAgent"]
+            .as_str()
+            .unwrap()
+            .contains("aws-sdk-rust"),
+        "{create}"
+    );
     let encrypt = index[&sent[4].0][0];
     assert_eq!(encrypt["readOnly"], true);
     assert!(encrypt["responseElements"].is_null());
     assert_eq!(encrypt["requestParameters"]["keyId"], key.as_str());
-    assert_eq!(encrypt["requestParameters"]["encryptionContext"]["purpose"], "audit-test");
+    assert_eq!(
+        encrypt["requestParameters"]["encryptionContext"]["purpose"],
+        "audit-test"
+    );
     assert_eq!(encrypt["resources"][0]["ARN"], arn.as_str());
     let decrypt = index[&sent[5].0][0];
-    assert_eq!(decrypt["resources"][0]["ARN"], arn.as_str(), "Decrypt names its key: {decrypt}");
+    assert_eq!(
+        decrypt["resources"][0]["ARN"],
+        arn.as_str(),
+        "Decrypt names its key: {decrypt}"
+    );
     let describe = index[&sent[2].0][0];
     assert_eq!(describe["requestParameters"]["keyId"], "alias/audit-it");
     assert_eq!(describe["resources"][0]["ARN"], arn.as_str());
@@ -250,18 +383,31 @@ async fn every_request_is_recorded_once_with_its_fields_and_no_secrets() {
     assert_eq!(schedule["eventName"], "ScheduleKeyDeletion");
     assert_eq!(schedule["requestParameters"]["pendingWindowInDays"], 7);
     assert_eq!(schedule["responseElements"]["keyState"], "PendingDeletion");
-    let unknown = sent.iter().find(|s| s.2 == Some("UnrecognizedClientException") && s.1 == "ListKeys").unwrap();
+    let unknown = sent
+        .iter()
+        .find(|s| s.2 == Some("UnrecognizedClientException") && s.1 == "ListKeys")
+        .unwrap();
     let unknown = index[&unknown.0][0];
     assert_eq!(unknown["userIdentity"]["type"], "Unknown");
-    assert_eq!(unknown["userIdentity"]["accessKeyId"], "AKIAUNKNOWNAUDIT0001");
+    assert_eq!(
+        unknown["userIdentity"]["accessKeyId"],
+        "AKIAUNKNOWNAUDIT0001"
+    );
     let alice_record = index[&alice_rid][0];
     assert_eq!(alice_record["userIdentity"]["type"], "IAMUser");
     assert_eq!(alice_record["userIdentity"]["userName"], "alice");
-    assert_eq!(alice_record["userIdentity"]["arn"], format!("arn:aws:iam::{ACCOUNT_ID}:user/alice"));
+    assert_eq!(
+        alice_record["userIdentity"]["arn"],
+        format!("arn:aws:iam::{ACCOUNT_ID}:user/alice")
+    );
 
     // No plaintext, key material, ciphertext or secret anywhere: not in the
     // decrypted records, not in the files, not in the server's output.
-    let exported = records.iter().map(Value::to_string).collect::<Vec<_>>().join("\n");
+    let exported = records
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join("\n");
     let mut files = Vec::new();
     for entry in std::fs::read_dir(trent.data_dir().join("audit")).unwrap() {
         files.extend(std::fs::read(entry.unwrap().path()).unwrap());
@@ -269,9 +415,18 @@ async fn every_request_is_recorded_once_with_its_fields_and_no_secrets() {
     let files = String::from_utf8_lossy(&files).into_owned();
     let log = trent.log();
     for secret in &secrets {
-        assert!(!exported.contains(secret.as_str()), "a record holds {secret}");
-        assert!(!files.contains(secret.as_str()), "an audit file holds {secret}");
-        assert!(!log.contains(secret.as_str()), "the server's output holds {secret}");
+        assert!(
+            !exported.contains(secret.as_str()),
+            "a record holds {secret}"
+        );
+        assert!(
+            !files.contains(secret.as_str()),
+            "an audit file holds {secret}"
+        );
+        assert!(
+            !log.contains(secret.as_str()),
+            "the server's output holds {secret}"
+        );
     }
     // The files are encrypted: not even the event names show.
     assert!(!files.contains("GenerateDataKey") && !files.contains(ADMIN_AKID));
@@ -292,7 +447,12 @@ fn copy_dir(from: &Path, to: &Path) {
 fn segments(dir: &Path) -> Vec<PathBuf> {
     let mut all = trent_audit::segment::list(dir).unwrap();
     assert_eq!(all.len(), 1, "one node");
-    all.pop_first().unwrap().1.into_iter().map(|f| f.path).collect()
+    all.pop_first()
+        .unwrap()
+        .1
+        .into_iter()
+        .map(|f| f.path)
+        .collect()
 }
 
 /// (offset, length) of record `seq`'s frame in a segment file.
@@ -314,7 +474,10 @@ fn assert_first_broken(trent: &Trent, dir: &Path, seq: u64, what: &str) {
     let (ok, text) = verify(trent, Some(dir));
     assert!(!ok, "{what} was not detected:\n{text}");
     let want = format!("first broken or missing record: {seq} ");
-    assert!(text.contains(&want), "{what}: expected record {seq} to be reported first:\n{text}");
+    assert!(
+        text.contains(&want),
+        "{what}: expected record {seq} to be reported first:\n{text}"
+    );
 }
 
 #[tokio::test]
@@ -322,12 +485,22 @@ async fn verify_finds_each_kind_of_tampering_and_the_first_broken_record() {
     let mut trent = Trent::start();
     let client = trent.client();
     for _ in 0..12 {
-        client.generate_random().number_of_bytes(8).send().await.unwrap();
+        client
+            .generate_random()
+            .number_of_bytes(8)
+            .send()
+            .await
+            .unwrap();
     }
     trent.restart();
     let client = trent.client();
     for _ in 0..4 {
-        client.generate_random().number_of_bytes(8).send().await.unwrap();
+        client
+            .generate_random()
+            .number_of_bytes(8)
+            .send()
+            .await
+            .unwrap();
     }
     trent.stop();
     let original = trent.data_dir().join("audit");
@@ -401,7 +574,10 @@ async fn verify_finds_each_kind_of_tampering_and_the_first_broken_record() {
     let out = other.cli(&["audit", "public-key"]);
     std::fs::write(&pem, &out.stdout).unwrap();
     let out = trent.cli(&["audit", "verify", "--public-key", pem.to_str().unwrap()]);
-    assert!(!out.status.success(), "another node's key verified this log");
+    assert!(
+        !out.status.success(),
+        "another node's key verified this log"
+    );
 }
 
 async fn load_then_kill(extra: &[&str]) {
@@ -410,18 +586,39 @@ async fn load_then_kill(extra: &[&str]) {
         ..Options::default()
     });
     let client = trent.client();
-    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let key = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     let answered = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut workers = Vec::new();
-    for i in 0..8 {
-        let (client, key, answered, stop) = (trent.client(), key.clone(), answered.clone(), stop.clone());
+    for i in 0..8u32 {
+        let (client, key, answered, stop) =
+            (trent.client(), key.clone(), answered.clone(), stop.clone());
         workers.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let r = if i % 2 == 0 {
-                    client.encrypt().key_id(&key).plaintext(Blob::new("x")).send().await.map(|o| rid(&o)).map_err(|_| ())
+                let r = if i.is_multiple_of(2) {
+                    client
+                        .encrypt()
+                        .key_id(&key)
+                        .plaintext(Blob::new("x"))
+                        .send()
+                        .await
+                        .map(|o| rid(&o))
+                        .map_err(|_| ())
                 } else {
-                    client.generate_random().number_of_bytes(16).send().await.map(|o| rid(&o)).map_err(|_| ())
+                    client
+                        .generate_random()
+                        .number_of_bytes(16)
+                        .send()
+                        .await
+                        .map(|o| rid(&o))
+                        .map_err(|_| ())
                 };
                 match r {
                     Ok(id) => answered.lock().unwrap().push(id),
@@ -442,13 +639,27 @@ async fn load_then_kill(extra: &[&str]) {
         .iter()
         .filter_map(|r| r["requestID"].as_str().map(str::to_owned))
         .collect();
-    let missing: Vec<_> = answered.iter().filter(|id| !recorded.contains(*id)).collect();
-    assert!(missing.is_empty(), "{} of {} answered requests are not in the log: {missing:?}", missing.len(), answered.len());
+    let missing: Vec<_> = answered
+        .iter()
+        .filter(|id| !recorded.contains(*id))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "{} of {} answered requests are not in the log: {missing:?}",
+        missing.len(),
+        answered.len()
+    );
     let (ok, text) = verify(&trent, None);
     assert!(ok, "{text}");
     // The node restarts and continues the chain.
     trent.run();
-    trent.client().generate_random().number_of_bytes(8).send().await.unwrap();
+    trent
+        .client()
+        .generate_random()
+        .number_of_bytes(8)
+        .send()
+        .await
+        .unwrap();
     trent.stop();
     let (ok, text) = verify(&trent, None);
     assert!(ok, "{text}");
@@ -474,7 +685,14 @@ async fn requests_fail_closed_while_the_log_cannot_be_written() {
         ..Options::default()
     });
     let client = trent.client();
-    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let key = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     let ciphertext = client
         .encrypt()
         .key_id(&key)
@@ -487,7 +705,10 @@ async fn requests_fail_closed_while_the_log_cannot_be_written() {
     // Something in the way of the next segment file.
     let audit_dir = trent.data_dir().join("audit");
     let squatter = loop {
-        let newest = trent_audit::segment::list(&audit_dir).unwrap()["it"].last().unwrap().number;
+        let newest = trent_audit::segment::list(&audit_dir).unwrap()["it"]
+            .last()
+            .unwrap()
+            .number;
         let next = audit_dir.join(trent_audit::segment::segment_name("it", newest + 1));
         if std::fs::create_dir(&next).is_ok() {
             break next;
@@ -495,7 +716,12 @@ async fn requests_fail_closed_while_the_log_cannot_be_written() {
     };
     let mut refused = None;
     for _ in 0..100 {
-        match client.decrypt().ciphertext_blob(ciphertext.clone()).send().await {
+        match client
+            .decrypt()
+            .ciphertext_blob(ciphertext.clone())
+            .send()
+            .await
+        {
             Ok(out) => assert_eq!(out.plaintext.unwrap().as_ref(), PLAINTEXT.as_bytes()),
             Err(e) => {
                 refused = Some(e);
@@ -505,15 +731,28 @@ async fn requests_fail_closed_while_the_log_cannot_be_written() {
         tokio::time::sleep(Duration::from_millis(30)).await;
     }
     let refused = refused.expect("requests kept succeeding while the log could not be written");
-    assert_eq!(crate::harness::err_code(Err::<(), _>(refused)), "KMSInternalException");
-    let again = client.decrypt().ciphertext_blob(ciphertext.clone()).send().await;
+    assert_eq!(
+        crate::harness::err_code(Err::<(), _>(refused)),
+        "KMSInternalException"
+    );
+    let again = client
+        .decrypt()
+        .ciphertext_blob(ciphertext.clone())
+        .send()
+        .await;
     assert_eq!(crate::harness::err_code(again), "KMSInternalException");
     assert!(trent.log().contains("audit log failure"), "{}", trent.log());
 
     std::fs::remove_dir(&squatter).unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        if client.decrypt().ciphertext_blob(ciphertext.clone()).send().await.is_ok() {
+        if client
+            .decrypt()
+            .ciphertext_blob(ciphertext.clone())
+            .send()
+            .await
+            .is_ok()
+        {
             break;
         }
         assert!(Instant::now() < deadline, "the log did not recover");
@@ -527,14 +766,43 @@ async fn requests_fail_closed_while_the_log_cannot_be_written() {
 async fn scheduled_deletion_and_rotation_are_recorded() {
     let trent = Trent::start();
     let client = trent.client();
-    let doomed = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
-    client.schedule_key_deletion().key_id(&doomed).pending_window_in_days(7).send().await.unwrap();
-    let rotated = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
-    client.enable_key_rotation().key_id(&rotated).rotation_period_in_days(90).send().await.unwrap();
+    let doomed = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    client
+        .schedule_key_deletion()
+        .key_id(&doomed)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .unwrap();
+    let rotated = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    client
+        .enable_key_rotation()
+        .key_id(&rotated)
+        .rotation_period_in_days(90)
+        .send()
+        .await
+        .unwrap();
     trent.advance_clock(8 * 86400);
     trent.advance_clock(85 * 86400);
     let records = export(&trent);
-    let service: Vec<&Value> = records.iter().filter(|r| r["eventType"] == "AwsServiceEvent").collect();
+    let service: Vec<&Value> = records
+        .iter()
+        .filter(|r| r["eventType"] == "AwsServiceEvent")
+        .collect();
     let find = |name: &str, key: &str| {
         service
             .iter()
@@ -554,27 +822,61 @@ async fn scheduled_deletion_and_rotation_are_recorded() {
 async fn operators_tail_and_query_by_operation_key_principal_and_error() {
     let trent = Trent::start();
     let client = trent.client();
-    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let key = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     for _ in 0..3 {
-        client.encrypt().key_id(&key).plaintext(Blob::new("q")).send().await.unwrap();
+        client
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new("q"))
+            .send()
+            .await
+            .unwrap();
     }
     let _ = client.describe_key().key_id("alias/missing").send().await;
-    client.generate_random().number_of_bytes(4).send().await.unwrap();
+    client
+        .generate_random()
+        .number_of_bytes(4)
+        .send()
+        .await
+        .unwrap();
     let lines = |args: &[&str]| -> Vec<Value> {
         let out = trent.cli(args);
         assert!(out.status.success(), "{}", describe_output(&out));
-        String::from_utf8(out.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     };
-    assert_eq!(lines(&["audit", "query", "--operation", "Encrypt"]).len(), 3);
+    assert_eq!(
+        lines(&["audit", "query", "--operation", "Encrypt"]).len(),
+        3
+    );
     assert_eq!(lines(&["audit", "query", "--key", &key]).len(), 4);
     assert_eq!(lines(&["audit", "query", "--key", &key_arn(&key)]).len(), 4);
     let errors = lines(&["audit", "query", "--error", "any"]);
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0]["errorCode"], "NotFoundException");
     assert_eq!(lines(&["audit", "query", "--error", "NotFound"]).len(), 1);
-    assert_eq!(lines(&["audit", "query", "--principal", ADMIN_AKID]).len(), 6);
-    assert_eq!(lines(&["audit", "query", "--principal", "AKIANOBODY"]).len(), 0);
-    assert_eq!(lines(&["audit", "query", "--since", "1h", "--limit", "2"]).len(), 2);
+    assert_eq!(
+        lines(&["audit", "query", "--principal", ADMIN_AKID]).len(),
+        6
+    );
+    assert_eq!(
+        lines(&["audit", "query", "--principal", "AKIANOBODY"]).len(),
+        0
+    );
+    assert_eq!(
+        lines(&["audit", "query", "--since", "1h", "--limit", "2"]).len(),
+        2
+    );
     assert_eq!(lines(&["audit", "query", "--until", "1h"]).len(), 0);
     let tail = lines(&["audit", "tail", "-n", "2"]);
     assert_eq!(tail.len(), 2);

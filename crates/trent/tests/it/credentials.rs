@@ -37,6 +37,22 @@ async fn await_auth(client: &Client, want_ok: bool) -> Duration {
     }
 }
 
+/// Polls CreateKey until an identity-policy change lets it through.
+async fn await_create_key_allowed(client: &Client) {
+    let started = Instant::now();
+    loop {
+        let result = client.create_key().send().await;
+        if result.is_ok() {
+            return;
+        }
+        assert!(
+            started.elapsed() < PROPAGATION,
+            "identity policy not honoured after {PROPAGATION:?}: {result:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `key = value` from an AWS credentials file's `[default]` profile.
 fn profile_value(file: &str, key: &str) -> Option<String> {
     let mut in_default = false;
@@ -167,7 +183,7 @@ async fn removed_credentials_are_refused_promptly() {
 }
 
 #[tokio::test]
-async fn a_named_user_key_works() {
+async fn a_named_user_key_works_once_a_policy_allows_it() {
     let mut trent = Trent::stopped(Options::default());
     trent.add_credentials(
         ACCOUNT_ID,
@@ -180,6 +196,30 @@ async fn a_named_user_key_works() {
         "AKIATRENTTESTALICE01",
         "aliceSecret00000000000000000000000000001",
     );
+    // As in AWS, an IAM user with no identity policy may do nothing...
+    expect_err(alice.create_key().send().await, "AccessDeniedException");
+
+    // ...until one allows it; a running server picks the policy up.
+    let policy = r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}"#;
+    let out = trent.cli(&[
+        "iam",
+        "put-policy",
+        "--account-id",
+        ACCOUNT_ID,
+        "--user",
+        "alice",
+        "--policy-name",
+        "kms-admin",
+        "--policy-document",
+        policy,
+    ]);
+    assert!(
+        out.status.success(),
+        "iam put-policy: {}",
+        describe_output(&out)
+    );
+    await_create_key_allowed(&alice).await;
     let key = create_key(&alice).await;
     assert_eq!(key.aws_account_id.as_deref(), Some(ACCOUNT_ID));
     encrypt(&alice, &key.key_id, b"alice was here").await;

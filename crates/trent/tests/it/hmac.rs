@@ -191,3 +191,21 @@ async fn hmac_keys_generate_and_verify_macs() {
         .await;
     expect_err(disabled, "DisabledException");
 }
+
+#[tokio::test]
+async fn rotation_status_of_keys_that_cannot_rotate_reads_disabled() {
+    let trent = Trent::start();
+    let client = trent.client();
+    for (spec, usage) in [
+        (KeySpec::Hmac256, KeyUsageType::GenerateVerifyMac),
+        (KeySpec::EccNistP256, KeyUsageType::SignVerify),
+        (KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt),
+    ] {
+        let key = create(&client, spec.clone(), usage).await;
+        let status = client.get_key_rotation_status().key_id(&key.key_id).send().await.unwrap();
+        assert!(!status.key_rotation_enabled(), "{spec:?}");
+        assert!(status.rotation_period_in_days().is_none() && status.next_rotation_date().is_none());
+        expect_err(client.enable_key_rotation().key_id(&key.key_id).send().await, "UnsupportedOperationException");
+        expect_err(client.rotate_key_on_demand().key_id(&key.key_id).send().await, "UnsupportedOperationException");
+    }
+}

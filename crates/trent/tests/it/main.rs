@@ -26,3 +26,7 @@ mod hmac;
 mod pq;
 mod tls;
 mod audit;
+mod reliability;
+mod import;
+mod hsm;
+mod authz;

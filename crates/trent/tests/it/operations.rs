@@ -430,3 +430,84 @@ async fn serve_reads_the_config_file_and_flags_override_it() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+fn openssl(args: &[&str]) -> Output {
+    let out = Command::new("openssl").args(args).output().expect("run openssl");
+    assert!(out.status.success(), "openssl {args:?}: {}", describe_output(&out));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rekey_to_operator_public_keys_keeps_the_root_key() {
+    let (mut trent, old_shares) = shamir_store();
+    trent.run();
+    operator(&trent, "unseal", &format!("{}\n{}\n", old_shares[0], old_shares[2]));
+    let client = trent.client();
+    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let blob = client.encrypt().key_id(&key).plaintext(Blob::new("kept")).send().await.unwrap().ciphertext_blob.unwrap();
+    trent.stop();
+
+    // Three operators' RSA keys, made by a tool nobody here wrote.
+    let keys_dir = trent.data_dir().join("operators");
+    std::fs::create_dir_all(&keys_dir).unwrap();
+    let mut publics = Vec::new();
+    for name in ["alice", "bob", "carol"] {
+        let private = keys_dir.join(format!("{name}.key"));
+        let public = keys_dir.join(format!("{name}.pem"));
+        openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", private.to_str().unwrap()]);
+        openssl(&["pkey", "-in", private.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
+        publics.push(public.to_str().unwrap().to_owned());
+    }
+    let new_dir = trent.data_dir().join("new-shares");
+    let mut child = trent_bin()
+        .args([
+            "operator", "rekey", "--data-dir", trent.data_dir().to_str().unwrap(), "--shares", "3", "--threshold", "2",
+            "--out-dir", new_dir.to_str().unwrap(), "--public-keys", &publics.join(","),
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(format!("{}\n{}\n", old_shares[1], old_shares[2]).as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "rekey: {}", describe_output(&out));
+
+    // Each operator decrypts their own share with openssl.
+    let mut new_shares = Vec::new();
+    for (i, name) in ["alice", "bob", "carol"].iter().enumerate() {
+        let out = openssl(&[
+            "pkeyutl", "-decrypt", "-inkey", keys_dir.join(format!("{name}.key")).to_str().unwrap(),
+            "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256",
+            "-in", new_dir.join(format!("share-{}.enc", i + 1)).to_str().unwrap(),
+        ]);
+        new_shares.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
+    }
+    trent.run();
+    // The old shares no longer open the store; the new ones do, and the root key is the same.
+    let out = operator(&trent, "unseal", &format!("{}\n", old_shares[0]));
+    assert!(!out.status.success(), "an old share was accepted");
+    let out = operator(&trent, "unseal", &format!("{}\n{}\n", new_shares[0], new_shares[1]));
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let plain = trent.client().decrypt().ciphertext_blob(blob).send().await.unwrap().plaintext.unwrap();
+    assert_eq!(plain.as_ref(), b"kept");
+}
+
+#[test]
+fn every_file_in_the_data_dir_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let trent = Trent::start_with(Options { provision_admin: false, ..Options::default() });
+    let dir = trent.data_dir();
+    let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(dir), 0o700, "data dir");
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_file() {
+            assert_eq!(mode(&path) & 0o077, 0, "{} is readable by others", path.display());
+        }
+    }
+    for name in ["trent.db", "dev-seal.key", "operator-token", "bootstrap-credentials"] {
+        assert!(dir.join(name).exists(), "{name} missing");
+    }
+}

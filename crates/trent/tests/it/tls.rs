@@ -11,12 +11,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
 
 use aws_sdk_kms::Client;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD as B64;
 use aws_sdk_kms::config::retry::RetryConfig;
 use aws_sdk_kms::config::timeout::TimeoutConfig;
 use aws_sdk_kms::config::{BehaviorVersion, Credentials, Region};
 use aws_smithy_http_client::tls::{self as smithy_tls, TlsContext, TrustStore};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as B64;
 use rcgen::{
     BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
     Issuer, KeyPair, KeyUsagePurpose,
@@ -41,7 +41,13 @@ pub(crate) fn sdk_with_ca(endpoint: &str, ca_pem: &[u8]) -> Client {
     let config = aws_sdk_kms::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(ADMIN_AKID, ADMIN_SECRET, None, None, "tls-it"))
+        .credentials_provider(Credentials::new(
+            ADMIN_AKID,
+            ADMIN_SECRET,
+            None,
+            None,
+            "tls-it",
+        ))
         .endpoint_url(endpoint)
         .http_client(http)
         .retry_config(RetryConfig::disabled())
@@ -101,8 +107,15 @@ async fn round_trip(client: &Client) {
 #[tokio::test]
 async fn the_sdk_works_over_tls_with_the_development_ca() {
     let trent = self_signed_server(&[]);
-    assert!(trent.endpoint().starts_with("https://"), "{}", trent.endpoint());
-    assert!(trent.log().contains("AWS_CA_BUNDLE="), "CA path not printed");
+    assert!(
+        trent.endpoint().starts_with("https://"),
+        "{}",
+        trent.endpoint()
+    );
+    assert!(
+        trent.log().contains("AWS_CA_BUNDLE="),
+        "CA path not printed"
+    );
     let client = sdk_with_ca(trent.endpoint(), &dev_ca(&trent));
     round_trip(&client).await;
     // Also by name: the certificate is for localhost as well.
@@ -119,7 +132,12 @@ async fn the_sdk_works_over_tls_with_the_development_ca() {
     let leaf = std::fs::read(trent.data_dir().join("tls/server.pem")).unwrap();
     assert_ne!(leaf, dev_ca(&trent));
     let records = crate::audit::export(&trent);
-    assert!(records.iter().all(|r| r["tlsDetails"]["tlsVersion"] == "TLSv1.3"), "{records:?}");
+    assert!(
+        records
+            .iter()
+            .all(|r| r["tlsDetails"]["tlsVersion"] == "TLSv1.3"),
+        "{records:?}"
+    );
 }
 
 /// Runs this test binary's `ssl_cert_file_child` with `SSL_CERT_FILE` set:
@@ -128,7 +146,12 @@ async fn the_sdk_works_over_tls_with_the_development_ca() {
 async fn the_sdk_default_client_trusts_ssl_cert_file() {
     let trent = self_signed_server(&[]);
     let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args(["tls::ssl_cert_file_child", "--exact", "--ignored", "--nocapture"])
+        .args([
+            "tls::ssl_cert_file_child",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
         .env("SSL_CERT_FILE", trent.data_dir().join("tls/ca.pem"))
         .env("TRENT_IT_TLS_ENDPOINT", trent.endpoint())
         .output()
@@ -148,7 +171,13 @@ async fn ssl_cert_file_child() {
     let config = aws_sdk_kms::config::Builder::new()
         .behavior_version(BehaviorVersion::latest())
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(ADMIN_AKID, ADMIN_SECRET, None, None, "tls-it"))
+        .credentials_provider(Credentials::new(
+            ADMIN_AKID,
+            ADMIN_SECRET,
+            None,
+            None,
+            "tls-it",
+        ))
         .endpoint_url(endpoint)
         .retry_config(RetryConfig::disabled())
         .build();
@@ -162,7 +191,10 @@ fn the_aws_cli_works_over_tls_with_aws_ca_bundle() {
     let venv = std::env::var_os("TRENT_VENV").map_or_else(|| repo.join(".venv"), PathBuf::from);
     let aws = venv.join("bin/aws");
     if !aws.exists() {
-        eprintln!("SKIPPED: no aws CLI at {} (tests/smoke/run.sh creates it)", aws.display());
+        eprintln!(
+            "SKIPPED: no aws CLI at {} (tests/smoke/run.sh creates it)",
+            aws.display()
+        );
         return;
     }
     let trent = self_signed_server(&[]);
@@ -170,18 +202,27 @@ fn the_aws_cli_works_over_tls_with_aws_ca_bundle() {
     let credentials = scratch.path().join("credentials");
     std::fs::write(
         &credentials,
-        format!("[default]\naws_access_key_id = {ADMIN_AKID}\naws_secret_access_key = {ADMIN_SECRET}\n"),
+        format!(
+            "[default]\naws_access_key_id = {ADMIN_AKID}\naws_secret_access_key = {ADMIN_SECRET}\n"
+        ),
     )
     .unwrap();
     let aws_cmd = |args: &[&str], ca: Option<&Path>| {
         let mut cmd = std::process::Command::new(&aws);
-        cmd.args(["--endpoint-url", trent.endpoint(), "--region", "us-east-1", "--output", "text"])
-            .args(args)
-            .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
-            .env("AWS_CONFIG_FILE", scratch.path().join("none"))
-            .env_remove("AWS_PROFILE")
-            .env_remove("AWS_ACCESS_KEY_ID")
-            .env_remove("AWS_SECRET_ACCESS_KEY");
+        cmd.args([
+            "--endpoint-url",
+            trent.endpoint(),
+            "--region",
+            "us-east-1",
+            "--output",
+            "text",
+        ])
+        .args(args)
+        .env("AWS_SHARED_CREDENTIALS_FILE", &credentials)
+        .env("AWS_CONFIG_FILE", scratch.path().join("none"))
+        .env_remove("AWS_PROFILE")
+        .env_remove("AWS_ACCESS_KEY_ID")
+        .env_remove("AWS_SECRET_ACCESS_KEY");
         match ca {
             Some(ca) => cmd.env("AWS_CA_BUNDLE", ca),
             None => cmd.env_remove("AWS_CA_BUNDLE"),
@@ -189,24 +230,63 @@ fn the_aws_cli_works_over_tls_with_aws_ca_bundle() {
         cmd.output().unwrap()
     };
     let ca = trent.data_dir().join("tls/ca.pem");
-    let out = aws_cmd(&["kms", "create-key", "--query", "KeyMetadata.KeyId"], Some(&ca));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = aws_cmd(
+        &["kms", "create-key", "--query", "KeyMetadata.KeyId"],
+        Some(&ca),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = String::from_utf8(out.stdout).unwrap().trim().to_owned();
     let plain = scratch.path().join("plain.bin");
     std::fs::write(&plain, b"hello over TLS").unwrap();
     let plain_arg = format!("fileb://{}", plain.display());
     let out = aws_cmd(
-        &["kms", "encrypt", "--key-id", &key, "--plaintext", &plain_arg, "--query", "CiphertextBlob"],
+        &[
+            "kms",
+            "encrypt",
+            "--key-id",
+            &key,
+            "--plaintext",
+            &plain_arg,
+            "--query",
+            "CiphertextBlob",
+        ],
         Some(&ca),
     );
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let blob = B64.decode(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let blob = B64
+        .decode(String::from_utf8(out.stdout).unwrap().trim())
+        .unwrap();
     let sealed = scratch.path().join("sealed.bin");
     std::fs::write(&sealed, blob).unwrap();
     let sealed_arg = format!("fileb://{}", sealed.display());
-    let out = aws_cmd(&["kms", "decrypt", "--ciphertext-blob", &sealed_arg, "--query", "Plaintext"], Some(&ca));
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(String::from_utf8(out.stdout).unwrap().trim(), B64.encode(b"hello over TLS"));
+    let out = aws_cmd(
+        &[
+            "kms",
+            "decrypt",
+            "--ciphertext-blob",
+            &sealed_arg,
+            "--query",
+            "Plaintext",
+        ],
+        Some(&ca),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        B64.encode(b"hello over TLS")
+    );
     // Without the bundle, certificate verification fails.
     let out = aws_cmd(&["kms", "list-keys"], None);
     assert!(!out.status.success());
@@ -249,10 +329,16 @@ impl Pki {
     }
 
     /// Issues a leaf; returns (cert PEM, key PEM).
-    pub(crate) fn issue(&self, names: &[&str], subject: &[(DnType, &str)], server: bool) -> (String, String) {
+    pub(crate) fn issue(
+        &self,
+        names: &[&str],
+        subject: &[(DnType, &str)],
+        server: bool,
+    ) -> (String, String) {
         let key = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P256_SHA256).unwrap();
         let mut params =
-            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>()).unwrap();
+            CertificateParams::new(names.iter().map(|n| (*n).to_owned()).collect::<Vec<_>>())
+                .unwrap();
         let mut dn = DistinguishedName::new();
         for (ty, value) in subject {
             dn.push(ty.clone(), *value);
@@ -272,10 +358,16 @@ impl Pki {
     /// Issues a server leaf into `cert.pem`/`key.pem` of this PKI's dir
     /// (key first, then cert, each replaced atomically); returns its DER.
     pub(crate) fn write_server_leaf(&self) -> Vec<u8> {
-        let (cert, key) = self.issue(&["localhost", "127.0.0.1"], &[(DnType::CommonName, "localhost")], true);
+        let (cert, key) = self.issue(
+            &["localhost", "127.0.0.1"],
+            &[(DnType::CommonName, "localhost")],
+            true,
+        );
         replace(&self.dir.path().join("key.pem"), key.as_bytes());
         replace(&self.dir.path().join("cert.pem"), cert.as_bytes());
-        CertificateDer::from_pem_slice(cert.as_bytes()).unwrap().to_vec()
+        CertificateDer::from_pem_slice(cert.as_bytes())
+            .unwrap()
+            .to_vec()
     }
 }
 
@@ -345,18 +437,31 @@ pub(crate) fn tls_kms_request(
     let mut tls = rustls::StreamOwned::new(conn, sock);
     let mut headers = vec![
         ("host".to_owned(), addr.to_owned()),
-        ("content-type".to_owned(), "application/x-amz-json-1.1".to_owned()),
+        (
+            "content-type".to_owned(),
+            "application/x-amz-json-1.1".to_owned(),
+        ),
         ("x-amz-target".to_owned(), target.to_owned()),
     ];
     if signed {
-        let signature = sigv4_headers(addr, &headers, body.as_bytes(), ADMIN_AKID, ADMIN_SECRET, SystemTime::now());
+        let signature = sigv4_headers(
+            addr,
+            &headers,
+            body.as_bytes(),
+            ADMIN_AKID,
+            ADMIN_SECRET,
+            SystemTime::now(),
+        );
         headers.extend(signature);
     }
     let mut request = "POST / HTTP/1.1\r\n".to_owned();
     for (n, v) in &headers {
         request.push_str(&format!("{n}: {v}\r\n"));
     }
-    request.push_str(&format!("content-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()));
+    request.push_str(&format!(
+        "content-length: {}\r\nconnection: close\r\n\r\n{body}",
+        body.len()
+    ));
     tls.write_all(request.as_bytes())?;
     tls.flush()?;
     let mut raw = Vec::new();
@@ -370,10 +475,18 @@ pub(crate) fn tls_kms_request(
     let (head, body) = text
         .split_once("\r\n\r\n")
         .ok_or_else(|| std::io::Error::other(format!("no HTTP response: {text:?}")))?;
-    let status = head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
     let request_id = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("x-amzn-requestid:").map(|v| v.trim().to_owned()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("x-amzn-requestid:")
+                .map(|v| v.trim().to_owned())
+        })
         .unwrap_or_default();
     let conn = &tls.conn;
     Ok(TlsExchange {
@@ -393,9 +506,15 @@ pub(crate) fn tls_kms_request(
 /// Only the handshake matters here: the server's leaf certificate.
 fn served_certificate(addr: &str, ca_pem: &str) -> Vec<u8> {
     let config = client_config(ca_pem, None, &[&rustls::version::TLS13], &[]);
-    tls_kms_request(addr, config, "TrentService.GenerateRandom", "{\"NumberOfBytes\": 1}", true)
-        .expect("TLS request")
-        .server_cert
+    tls_kms_request(
+        addr,
+        config,
+        "TrentService.GenerateRandom",
+        "{\"NumberOfBytes\": 1}",
+        true,
+    )
+    .expect("TLS request")
+    .server_cert
 }
 
 #[tokio::test]
@@ -404,11 +523,24 @@ async fn alpn_offers_h2_and_http1_over_tls_1_2_and_1_3() {
     let ca = String::from_utf8(dev_ca(&trent)).unwrap();
     let body = "{\"NumberOfBytes\": 16}";
     for (versions, want) in [
-        (&[&rustls::version::TLS13][..], rustls::ProtocolVersion::TLSv1_3),
-        (&[&rustls::version::TLS12][..], rustls::ProtocolVersion::TLSv1_2),
+        (
+            &[&rustls::version::TLS13][..],
+            rustls::ProtocolVersion::TLSv1_3,
+        ),
+        (
+            &[&rustls::version::TLS12][..],
+            rustls::ProtocolVersion::TLSv1_2,
+        ),
     ] {
         let config = client_config(&ca, None, versions, &[b"http/1.1"]);
-        let h1 = tls_kms_request(trent.addr(), config, "TrentService.GenerateRandom", body, true).unwrap();
+        let h1 = tls_kms_request(
+            trent.addr(),
+            config,
+            "TrentService.GenerateRandom",
+            body,
+            true,
+        )
+        .unwrap();
         assert_eq!(h1.status, 200, "{}", h1.body);
         assert_eq!(h1.alpn.as_deref(), Some(&b"http/1.1"[..]));
         assert_eq!(h1.version, Some(want));
@@ -417,7 +549,12 @@ async fn alpn_offers_h2_and_http1_over_tls_1_2_and_1_3() {
     let addr = trent.addr().to_owned();
     let ca2 = ca.clone();
     let alpn = tokio::task::spawn_blocking(move || {
-        let config = client_config(&ca2, None, &[&rustls::version::TLS13], &[b"h2", b"http/1.1"]);
+        let config = client_config(
+            &ca2,
+            None,
+            &[&rustls::version::TLS13],
+            &[b"h2", b"http/1.1"],
+        );
         let name = ServerName::try_from("localhost").unwrap();
         let mut conn = rustls::ClientConnection::new(config, name).unwrap();
         let mut sock = TcpStream::connect(&addr).unwrap();
@@ -431,7 +568,10 @@ async fn alpn_offers_h2_and_http1_over_tls_1_2_and_1_3() {
     assert_eq!(alpn.as_deref(), Some(&b"h2"[..]));
     // Plain HTTP to the TLS port gets no answer.
     let plain = crate::harness::send_raw(trent.addr(), "GET", "/healthz", &[], b"");
-    assert!(plain.is_err() || plain.is_ok_and(|r| r.status != 200), "plain HTTP answered on the TLS port");
+    assert!(
+        plain.is_err() || plain.is_ok_and(|r| r.status != 200),
+        "plain HTTP answered on the TLS port"
+    );
 }
 
 #[tokio::test]
@@ -453,7 +593,10 @@ async fn mtls_admits_certified_clients_and_refuses_the_rest() {
         ..Options::default()
     });
     // Issued in the order O, CN: RFC 4514 writes the most specific first.
-    let subject = [(DnType::OrganizationName, "Trent Tests"), (DnType::CommonName, "app-1")];
+    let subject = [
+        (DnType::OrganizationName, "Trent Tests"),
+        (DnType::CommonName, "app-1"),
+    ];
     let (cert, key) = client_pki.issue(&[], &subject, false);
     let (rogue_cert, rogue_key) = rogue_pki.issue(&[], &[(DnType::CommonName, "app-1")], false);
     let ca = server_pki.ca_pem.clone();
@@ -463,25 +606,68 @@ async fn mtls_admits_certified_clients_and_refuses_the_rest() {
     let target = "TrentService.GenerateRandom";
     let addr = trent.addr();
 
-    let ok = tls_kms_request(addr, client_config(&ca, Some((&cert, &key)), &v13, &[]), target, body, true).unwrap();
+    let ok = tls_kms_request(
+        addr,
+        client_config(&ca, Some((&cert, &key)), &v13, &[]),
+        target,
+        body,
+        true,
+    )
+    .unwrap();
     assert_eq!(ok.status, 200, "{}", ok.body);
-    let ok12 = tls_kms_request(addr, client_config(&ca, Some((&cert, &key)), &v12, &[]), target, body, true).unwrap();
+    let ok12 = tls_kms_request(
+        addr,
+        client_config(&ca, Some((&cert, &key)), &v12, &[]),
+        target,
+        body,
+        true,
+    )
+    .unwrap();
     assert_eq!(ok12.status, 200, "{}", ok12.body);
     // SigV4 still authenticates: a certificate alone is not enough.
-    let unsigned = tls_kms_request(addr, client_config(&ca, Some((&cert, &key)), &v13, &[]), target, body, false).unwrap();
+    let unsigned = tls_kms_request(
+        addr,
+        client_config(&ca, Some((&cert, &key)), &v13, &[]),
+        target,
+        body,
+        false,
+    )
+    .unwrap();
     assert_eq!(unsigned.status, 403, "{}", unsigned.body);
-    assert!(unsigned.body.contains("MissingAuthenticationToken"), "{}", unsigned.body);
+    assert!(
+        unsigned.body.contains("MissingAuthenticationToken"),
+        "{}",
+        unsigned.body
+    );
 
     let rogue = Some((rogue_cert.as_str(), rogue_key.as_str()));
-    for (what, identity) in [("no certificate", None), ("a certificate from another CA", rogue)] {
+    for (what, identity) in [
+        ("no certificate", None),
+        ("a certificate from another CA", rogue),
+    ] {
         for versions in [&v13[..], &v12[..]] {
-            let refused = tls_kms_request(addr, client_config(&ca, identity, versions, &[]), target, body, true);
-            assert!(refused.as_ref().is_err() || refused.as_ref().is_ok_and(|r| r.status == 0), "{what} was admitted: {refused:?}");
+            let refused = tls_kms_request(
+                addr,
+                client_config(&ca, identity, versions, &[]),
+                target,
+                body,
+                true,
+            );
+            assert!(
+                refused.as_ref().is_err() || refused.as_ref().is_ok_and(|r| r.status == 0),
+                "{what} was admitted: {refused:?}"
+            );
         }
     }
     // An SDK client (no client certificate) is refused too.
     let sdk = sdk_with_ca(trent.endpoint(), ca.as_bytes());
-    assert!(sdk.generate_random().number_of_bytes(8).send().await.is_err());
+    assert!(
+        sdk.generate_random()
+            .number_of_bytes(8)
+            .send()
+            .await
+            .is_err()
+    );
 
     // The verified subject is in the audit record.
     let records = crate::audit::export(&trent);
@@ -489,13 +675,28 @@ async fn mtls_admits_certified_clients_and_refuses_the_rest() {
         .iter()
         .find(|r| r["requestID"] == ok.request_id.as_str())
         .unwrap_or_else(|| panic!("no record of {}", ok.request_id));
-    assert_eq!(record["tlsDetails"]["clientCertificateSubject"], "CN=app-1,O=Trent Tests");
+    assert_eq!(
+        record["tlsDetails"]["clientCertificateSubject"],
+        "CN=app-1,O=Trent Tests"
+    );
     assert_eq!(record["tlsDetails"]["tlsVersion"], "TLSv1.3");
-    let record12 = records.iter().find(|r| r["requestID"] == ok12.request_id.as_str()).unwrap();
+    let record12 = records
+        .iter()
+        .find(|r| r["requestID"] == ok12.request_id.as_str())
+        .unwrap();
     assert_eq!(record12["tlsDetails"]["tlsVersion"], "TLSv1.2");
-    assert_eq!(record12["tlsDetails"]["clientCertificateSubject"], "CN=app-1,O=Trent Tests");
-    let unsigned_records = records.iter().filter(|r| r["requestID"] == unsigned.request_id.as_str()).count();
-    assert_eq!(unsigned_records, 1, "the unsigned request was not recorded once");
+    assert_eq!(
+        record12["tlsDetails"]["clientCertificateSubject"],
+        "CN=app-1,O=Trent Tests"
+    );
+    let unsigned_records = records
+        .iter()
+        .filter(|r| r["requestID"] == unsigned.request_id.as_str())
+        .count();
+    assert_eq!(
+        unsigned_records, 1,
+        "the unsigned request was not recorded once"
+    );
 }
 
 // Multi-thread: the clients' HTTP/2 connections must keep answering the
@@ -518,16 +719,25 @@ async fn certificates_reload_under_load_without_a_failed_request() {
     let addr = trent.addr().to_owned();
     let served = {
         let (a, c) = (addr.clone(), ca.clone());
-        tokio::task::spawn_blocking(move || served_certificate(&a, &c)).await.unwrap()
+        tokio::task::spawn_blocking(move || served_certificate(&a, &c))
+            .await
+            .unwrap()
     };
     assert_eq!(served, first);
     let client = sdk_with_ca(trent.endpoint(), ca.as_bytes());
-    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let key = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
 
     let stop = Arc::new(AtomicBool::new(false));
     let (ok, failed) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
     let mut workers = Vec::new();
-    for i in 0..4 {
+    for i in 0..4u32 {
         // Half the workers keep opening new connections (new handshakes)
         // while the others keep theirs in flight across the reloads.
         let (stop, ok, failed, key) = (stop.clone(), ok.clone(), failed.clone(), key.clone());
@@ -537,10 +747,16 @@ async fn certificates_reload_under_load_without_a_failed_request() {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 n += 1;
-                if n % 20 == 0 && i % 2 == 0 {
+                if n.is_multiple_of(20) && i.is_multiple_of(2) {
                     client = sdk_with_ca(&endpoint, ca.as_bytes());
                 }
-                match client.encrypt().key_id(&key).plaintext(Blob::new("reload")).send().await {
+                match client
+                    .encrypt()
+                    .key_id(&key)
+                    .plaintext(Blob::new("reload"))
+                    .send()
+                    .await
+                {
                     Ok(_) => ok.fetch_add(1, Ordering::Relaxed),
                     Err(e) => {
                         eprintln!("request failed during reload: {e:?}");
@@ -577,7 +793,10 @@ async fn certificates_reload_under_load_without_a_failed_request() {
         w.await.unwrap();
     }
     let (ok, failed) = (ok.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
-    assert_eq!(failed, 0, "{failed} requests failed across reloads ({ok} succeeded)");
+    assert_eq!(
+        failed, 0,
+        "{failed} requests failed across reloads ({ok} succeeded)"
+    );
     assert!(ok > 50, "too little load to mean anything: {ok}");
     assert!(trent.log().contains("TLS certificate reloaded"));
     assert!(trent.log().contains("TLS reload failed"));
@@ -588,11 +807,16 @@ async fn wait_for_certificate(addr: &str, ca: &str, want: &[u8]) {
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         let (a, c) = (addr.to_owned(), ca.to_owned());
-        let served = tokio::task::spawn_blocking(move || served_certificate(&a, &c)).await.unwrap();
+        let served = tokio::task::spawn_blocking(move || served_certificate(&a, &c))
+            .await
+            .unwrap();
         if served == want {
             return;
         }
-        assert!(Instant::now() < deadline, "the new certificate was not served");
+        assert!(
+            Instant::now() < deadline,
+            "the new certificate was not served"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

@@ -1,46 +1,25 @@
-//! The SQLite store against the `Store` contract: round trips, optimistic
-//! concurrency, cascades, paging, due keys, migrations, several processes on
-//! one file, and durability across reopening.
+//! The `Store` contract, written once and run against every backend (see
+//! `main.rs`): round trips, optimistic concurrency, cascades, paging, due
+//! keys, migrations, several stores on one database, and durability across
+//! reopening.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-
-use std::path::{Path, PathBuf};
-
-use tempfile::TempDir;
 use trent_core::credential::CredentialRecord;
 use trent_core::key::{
     BackendRef, KeyManager, KeyRecord, KeySpec, KeyState, KeyUsage, MaterialRecord, Origin,
     RotationConfig, RotationType, Tag,
 };
-use trent_store::sqlite::SqliteStore;
 use trent_store::{AliasRecord, Error, Page, Store};
 
-const ACCOUNT: &str = "111122223333";
-const REGION: &str = "us-east-1";
+use crate::Backend;
 
-/// A temporary directory holding one store file.
-struct Fixture {
-    _dir: TempDir,
-    path: PathBuf,
-}
+pub(crate) const ACCOUNT: &str = "111122223333";
+pub(crate) const REGION: &str = "us-east-1";
 
-impl Fixture {
-    fn new() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("trent.db");
-        Self { _dir: dir, path }
-    }
-
-    fn open(&self) -> SqliteStore {
-        SqliteStore::open(&self.path).unwrap()
-    }
-}
-
-fn key(key_id: &str) -> KeyRecord {
+pub(crate) fn key(key_id: &str) -> KeyRecord {
     key_in(key_id, ACCOUNT, REGION)
 }
 
-fn key_in(key_id: &str, account_id: &str, region: &str) -> KeyRecord {
+pub(crate) fn key_in(key_id: &str, account_id: &str, region: &str) -> KeyRecord {
     KeyRecord {
         key_id: key_id.into(),
         account_id: account_id.into(),
@@ -62,15 +41,16 @@ fn key_in(key_id: &str, account_id: &str, region: &str) -> KeyRecord {
         rotation: RotationConfig::default(),
         current_material: material_id(key_id, 1),
         backend: BackendRef::Software,
+        import: None,
         revision: 0,
     }
 }
 
-fn material_id(key_id: &str, n: u8) -> String {
+pub(crate) fn material_id(key_id: &str, n: u8) -> String {
     format!("{:0>62}{n:02x}", key_id.len())
 }
 
-fn material(key_id: &str, n: u8, rotation: Option<RotationType>) -> MaterialRecord {
+pub(crate) fn material(key_id: &str, n: u8, rotation: Option<RotationType>) -> MaterialRecord {
     MaterialRecord {
         key_id: key_id.into(),
         material_id: material_id(key_id, n),
@@ -80,7 +60,7 @@ fn material(key_id: &str, n: u8, rotation: Option<RotationType>) -> MaterialReco
     }
 }
 
-fn credential(access_key_id: &str, user: Option<&str>) -> CredentialRecord {
+pub(crate) fn credential(access_key_id: &str, user: Option<&str>) -> CredentialRecord {
     CredentialRecord {
         access_key_id: access_key_id.into(),
         account_id: ACCOUNT.into(),
@@ -90,7 +70,7 @@ fn credential(access_key_id: &str, user: Option<&str>) -> CredentialRecord {
     }
 }
 
-fn alias(name: &str, target_key_id: &str) -> AliasRecord {
+pub(crate) fn alias(name: &str, target_key_id: &str) -> AliasRecord {
     AliasRecord {
         account_id: ACCOUNT.into(),
         region: REGION.into(),
@@ -101,7 +81,7 @@ fn alias(name: &str, target_key_id: &str) -> AliasRecord {
     }
 }
 
-fn create(store: &SqliteStore, key_id: &str) -> KeyRecord {
+pub(crate) fn create(store: &impl Store, key_id: &str) -> KeyRecord {
     let record = key(key_id);
     store
         .create_key(&record, &material(key_id, 1, None))
@@ -109,17 +89,11 @@ fn create(store: &SqliteStore, key_id: &str) -> KeyRecord {
     record
 }
 
-fn ids(page: &Page<KeyRecord>) -> Vec<&str> {
+pub(crate) fn ids(page: &Page<KeyRecord>) -> Vec<&str> {
     page.items.iter().map(|k| k.key_id.as_str()).collect()
 }
 
-fn raw(path: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(path).unwrap()
-}
-
-#[test]
-fn meta_round_trip() {
-    let fx = Fixture::new();
+pub(crate) fn meta_round_trip<B: Backend>(fx: &B) {
     let store = fx.open();
     assert_eq!(store.get_meta("root").unwrap(), None);
     assert!(store.put_meta_if_absent("root", b"sealed-1").unwrap());
@@ -130,9 +104,7 @@ fn meta_round_trip() {
     );
 }
 
-#[test]
-fn credentials_round_trip() {
-    let fx = Fixture::new();
+pub(crate) fn credentials_round_trip<B: Backend>(fx: &B) {
     let store = fx.open();
     assert_eq!(store.get_credential("AKIDB").unwrap(), None);
     store
@@ -162,9 +134,7 @@ fn credentials_round_trip() {
     assert_eq!(store.list_credentials().unwrap().len(), 1);
 }
 
-#[test]
-fn key_round_trip_and_revisions() {
-    let fx = Fixture::new();
+pub(crate) fn key_round_trip_and_revisions<B: Backend>(fx: &B) {
     let store = fx.open();
     assert_eq!(store.get_key("k1").unwrap(), None);
     let mut record = key("k1");
@@ -214,49 +184,30 @@ fn key_round_trip_and_revisions() {
     assert_eq!(store.get_key("k1").unwrap().unwrap(), updated);
 }
 
-#[test]
-fn stored_document_carries_no_revision() {
-    let fx = Fixture::new();
+pub(crate) fn stored_document_carries_no_revision<B: Backend>(fx: &B) {
     let store = fx.open();
     let mut record = create(&store, "k1");
     record.revision = 0;
     store.update_key(&record).unwrap();
-    let doc: String = raw(&fx.path)
-        .query_row("SELECT doc FROM keys", [], |row| row.get(0))
-        .unwrap();
+    let doc = fx.query_text("SELECT doc FROM keys").unwrap();
     assert!(!doc.contains("revision"), "{doc}");
     assert!(doc.contains("payments"), "{doc}");
 }
 
-#[test]
-fn rotation_type_is_stored_by_wire_name() {
-    let fx = Fixture::new();
+pub(crate) fn rotation_type_is_stored_by_wire_name<B: Backend>(fx: &B) {
     let store = fx.open();
     let record = create(&store, "k1");
     store
         .update_key_with_material(&record, &material("k1", 2, Some(RotationType::OnDemand)))
         .unwrap();
-    let conn = raw(&fx.path);
-    let stored: Option<String> = conn
-        .query_row(
-            "SELECT rotation FROM key_materials WHERE seq = 2",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let stored = fx.query_text("SELECT rotation FROM key_materials WHERE seq = 2");
     assert_eq!(stored.as_deref(), Some("ON_DEMAND"));
 
-    conn.execute(
-        "UPDATE key_materials SET rotation = 'SOMETIMES' WHERE seq = 2",
-        [],
-    )
-    .unwrap();
+    fx.execute("UPDATE key_materials SET rotation = 'SOMETIMES' WHERE seq = 2");
     assert!(matches!(store.materials("k1"), Err(Error::Corrupt(_))));
 }
 
-#[test]
-fn rotation_adds_material_in_the_same_transaction() {
-    let fx = Fixture::new();
+pub(crate) fn rotation_adds_material_in_the_same_transaction<B: Backend>(fx: &B) {
     let store = fx.open();
     let mut record = create(&store, "k1");
 
@@ -293,9 +244,7 @@ fn rotation_adds_material_in_the_same_transaction() {
     assert!(store.materials("nope").unwrap().is_empty());
 }
 
-#[test]
-fn duplicates_are_already_exists() {
-    let fx = Fixture::new();
+pub(crate) fn duplicates_are_already_exists<B: Backend>(fx: &B) {
     let store = fx.open();
     create(&store, "k1");
     let again = store.create_key(&key("k1"), &material("k1", 9, None));
@@ -324,9 +273,7 @@ fn duplicates_are_already_exists() {
         .unwrap();
 }
 
-#[test]
-fn aliases_round_trip() {
-    let fx = Fixture::new();
+pub(crate) fn aliases_round_trip<B: Backend>(fx: &B) {
     let store = fx.open();
     assert_eq!(store.get_alias(ACCOUNT, REGION, "alias/a").unwrap(), None);
     store.create_alias(&alias("alias/a", "k1")).unwrap();
@@ -361,9 +308,7 @@ fn aliases_round_trip() {
     assert_eq!(store.get_alias(ACCOUNT, REGION, "alias/a").unwrap(), None);
 }
 
-#[test]
-fn alias_listing_pages_and_filters() {
-    let fx = Fixture::new();
+pub(crate) fn alias_listing_pages_and_filters<B: Backend>(fx: &B) {
     let store = fx.open();
     for (name, target) in [
         ("alias/c", "k1"),
@@ -413,9 +358,7 @@ fn alias_listing_pages_and_filters() {
     );
 }
 
-#[test]
-fn delete_key_cascades_to_materials_and_aliases() {
-    let fx = Fixture::new();
+pub(crate) fn delete_key_cascades_to_materials_and_aliases<B: Backend>(fx: &B) {
     let store = fx.open();
     let mut record = create(&store, "k1");
     create(&store, "k2");
@@ -439,13 +382,7 @@ fn delete_key_cascades_to_materials_and_aliases() {
             .is_some()
     );
     assert_eq!(store.materials("k2").unwrap().len(), 1);
-    let orphans: i64 = raw(&fx.path)
-        .query_row(
-            "SELECT count(*) FROM key_materials WHERE key_id = 'k1'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
+    let orphans = fx.query_i64("SELECT count(*) FROM key_materials WHERE key_id = 'k1'");
     assert_eq!(orphans, 0);
     assert!(!store.delete_key("k1").unwrap());
 
@@ -457,9 +394,7 @@ fn delete_key_cascades_to_materials_and_aliases() {
     );
 }
 
-#[test]
-fn key_listing_pages() {
-    let fx = Fixture::new();
+pub(crate) fn key_listing_pages<B: Backend>(fx: &B) {
     let store = fx.open();
     for id in ["k3", "k1", "k2"] {
         create(&store, id);
@@ -508,9 +443,7 @@ fn key_listing_pages() {
     assert_eq!(listed.items[0].revision, 1);
 }
 
-#[test]
-fn keys_due_for_deletion_and_rotation() {
-    let fx = Fixture::new();
+pub(crate) fn keys_due_for_deletion_and_rotation<B: Backend>(fx: &B) {
     let store = fx.open();
     let now = 1_800_000_000_000;
     let mut deleting = create(&store, "deleting");
@@ -557,9 +490,7 @@ fn keys_due_for_deletion_and_rotation() {
     );
 }
 
-#[test]
-fn migrations_are_idempotent() {
-    let fx = Fixture::new();
+pub(crate) fn migrations_are_idempotent<B: Backend>(fx: &B) {
     let store = fx.open();
     store.put_credential(&credential("AKID", None)).unwrap();
     let second = fx.open();
@@ -570,56 +501,36 @@ fn migrations_are_idempotent() {
         third.get_credential("AKID").unwrap(),
         Some(credential("AKID", None))
     );
-    let version: i64 = raw(&fx.path)
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(fx.schema_version(), 1);
 }
 
-#[test]
-fn newer_schema_is_refused() {
-    let fx = Fixture::new();
+pub(crate) fn newer_schema_is_refused<B: Backend>(fx: &B) {
     drop(fx.open());
-    raw(&fx.path)
-        .pragma_update(None, "user_version", 99)
-        .unwrap();
-    match SqliteStore::open(&fx.path) {
+    fx.set_schema_version(99);
+    match fx.try_open() {
         Err(Error::SchemaTooNew { found, supported }) => assert_eq!((found, supported), (99, 1)),
         other => panic!("expected SchemaTooNew, got {other:?}"),
     }
 }
 
-#[test]
-fn simultaneous_first_opens_migrate_once() {
-    let fx = Fixture::new();
-    let path = &fx.path;
+pub(crate) fn simultaneous_first_opens_migrate_once<B: Backend>(fx: &B) {
     std::thread::scope(|scope| {
         let openers: Vec<_> = (0..4)
-            .map(|_| scope.spawn(move || SqliteStore::open(path).map(drop)))
+            .map(|_| scope.spawn(|| fx.try_open().map(drop)))
             .collect();
         for opener in openers {
             opener.join().unwrap().unwrap();
         }
     });
-    let version: i64 = raw(&fx.path)
-        .pragma_query_value(None, "user_version", |row| row.get(0))
-        .unwrap();
-    assert_eq!(version, 1);
+    assert_eq!(fx.schema_version(), 1);
 }
 
-#[test]
-fn open_configures_wal() {
-    let fx = Fixture::new();
+pub(crate) fn open_configures_durable_commits<B: Backend>(fx: &B) {
     let _store = fx.open();
-    let mode: String = raw(&fx.path)
-        .pragma_query_value(None, "journal_mode", |row| row.get(0))
-        .unwrap();
-    assert_eq!(mode, "wal");
+    fx.assert_durable_commits();
 }
 
-#[test]
-fn two_stores_on_one_file_see_each_other() {
-    let fx = Fixture::new();
+pub(crate) fn two_stores_on_one_database_see_each_other<B: Backend>(fx: &B) {
     let server = fx.open();
     let cli = fx.open();
 
@@ -643,9 +554,7 @@ fn two_stores_on_one_file_see_each_other() {
     assert_eq!(server.get_key("k1").unwrap().unwrap().description, "cli");
 }
 
-#[test]
-fn concurrent_writers_on_one_file_all_commit() {
-    let fx = Fixture::new();
+pub(crate) fn concurrent_writers_on_one_database_all_commit<B: Backend>(fx: &B) {
     let stores = [fx.open(), fx.open()];
     std::thread::scope(|scope| {
         for (s, store) in stores.iter().enumerate() {
@@ -663,9 +572,7 @@ fn concurrent_writers_on_one_file_all_commit() {
     assert_eq!(stores[0].list_credentials().unwrap().len(), 60);
 }
 
-#[test]
-fn writes_survive_reopening() {
-    let fx = Fixture::new();
+pub(crate) fn writes_survive_reopening<B: Backend>(fx: &B) {
     let mut record = key("k1");
     {
         let store = fx.open();
@@ -701,11 +608,9 @@ fn writes_survive_reopening() {
     );
 }
 
-#[test]
-fn concurrent_writes_share_commits_and_fail_alone() {
-    let fixture = Fixture::new();
-    let store = std::sync::Arc::new(fixture.open());
-    create(&store, "dup");
+pub(crate) fn concurrent_writes_share_commits_and_fail_alone<B: Backend>(fx: &B) {
+    let store = std::sync::Arc::new(fx.open());
+    create(store.as_ref(), "dup");
     let threads: Vec<_> = (0..64)
         .map(|i| {
             let store = store.clone();
@@ -737,4 +642,159 @@ fn concurrent_writes_share_commits_and_fail_alone() {
     for (i, _) in results.iter().enumerate().filter(|(i, _)| i % 8 != 0) {
         assert_eq!(store.materials(&format!("k{i:02}")).unwrap().len(), 1);
     }
+}
+
+pub(crate) fn racing_alias_creations_have_one_winner<B: Backend>(fx: &B) {
+    let stores = [fx.open(), fx.open(), fx.open()];
+    for round in 0..10 {
+        let name = format!("alias/race-{round}");
+        let results: Vec<_> = std::thread::scope(|scope| {
+            let racers: Vec<_> = stores
+                .iter()
+                .enumerate()
+                .map(|(i, store)| {
+                    let name = &name;
+                    scope.spawn(move || store.create_alias(&alias(name, &format!("k{i}"))))
+                })
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        let winners = results.iter().filter(|r| r.is_ok()).count();
+        assert_eq!(winners, 1, "{results:?}");
+        assert!(
+            results
+                .iter()
+                .all(|r| r.is_ok() || matches!(r, Err(Error::AlreadyExists))),
+            "{results:?}"
+        );
+    }
+}
+
+pub(crate) fn racing_updates_of_one_key_have_one_winner<B: Backend>(fx: &B) {
+    let stores = [fx.open(), fx.open(), fx.open()];
+    let record = create(&stores[0], "k1");
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let racers: Vec<_> = stores
+            .iter()
+            .enumerate()
+            .map(|(i, store)| {
+                let mut mine = record.clone();
+                mine.rotated(material_id("k1", 2 + i as u8), RotationType::OnDemand, 10);
+                scope.spawn(move || {
+                    store.update_key_with_material(
+                        &mine,
+                        &material("k1", 2 + i as u8, Some(RotationType::OnDemand)),
+                    )
+                })
+            })
+            .collect();
+        racers.into_iter().map(|r| r.join().unwrap()).collect()
+    });
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(
+        results
+            .iter()
+            .all(|r| r.is_ok() || matches!(r, Err(Error::Conflict))),
+        "{results:?}"
+    );
+    assert_eq!(stores[1].materials("k1").unwrap().len(), 2);
+    assert_eq!(stores[2].get_key("k1").unwrap().unwrap().revision, 1);
+}
+
+pub(crate) fn export_import_round_trip<B: Backend>(fx: &B) {
+    let store = fx.open();
+    store.put_meta_if_absent("root", b"sealed").unwrap();
+    store.put_credential(&credential("AKID", Some("ops"))).unwrap();
+    let mut record = create(&store, "k1");
+    record.rotated(material_id("k1", 2), RotationType::OnDemand, 10);
+    store
+        .update_key_with_material(&record, &material("k1", 2, Some(RotationType::OnDemand)))
+        .unwrap();
+    create(&store, "k2");
+    store.create_alias(&alias("alias/one", "k1")).unwrap();
+    let snapshot = store.export().unwrap();
+    assert_eq!(snapshot.keys.len(), 2);
+    assert_eq!(snapshot.keys[0].1.len(), 2);
+    assert!(matches!(store.import(&snapshot), Err(Error::AlreadyExists)));
+
+    let other = fx.fresh();
+    let restored = other.open();
+    restored.import(&snapshot).unwrap();
+    let mut again = restored.export().unwrap();
+    // Revisions restart at 0: the store owns them.
+    for (key, _) in &mut again.keys {
+        key.revision = snapshot
+            .keys
+            .iter()
+            .find(|(k, _)| k.key_id == key.key_id)
+            .unwrap()
+            .0
+            .revision;
+    }
+    assert_eq!(again, snapshot);
+}
+
+pub(crate) fn keys_are_counted_by_state<B: Backend>(fx: &B) {
+    let store = fx.open();
+    assert!(store.count_keys_by_state().unwrap().is_empty());
+    create(&store, "k1");
+    let mut k2 = create(&store, "k2");
+    create(&store, "k3");
+    k2.disable().unwrap();
+    store.update_key(&k2).unwrap();
+    assert_eq!(
+        store.count_keys_by_state().unwrap(),
+        [("Disabled".to_owned(), 1), ("Enabled".to_owned(), 2)]
+    );
+}
+
+/// Shared stores announce every committed write to every other store's
+/// feed and hand a lease to one holder at a time; a store only one server
+/// uses has no feed and grants every lease.
+pub(crate) fn changes_and_leases_across_stores<B: Backend>(fx: &B) {
+    use std::time::Duration;
+    use trent_store::Change;
+    let (node_a, node_b) = (fx.open(), fx.open());
+    let Some(feed) = node_b.subscribe_changes() else {
+        assert!(!B::SHARED);
+        let first = node_a.try_lease("scheduler").unwrap();
+        let second = node_b.try_lease("scheduler").unwrap();
+        assert!(first.unwrap().is_held() && second.unwrap().is_held());
+        return;
+    };
+    assert!(B::SHARED);
+    // The first message says "anything may have changed" (nothing was
+    // heard before the subscription).
+    assert_eq!(feed.next_timeout(Duration::from_secs(10)), Ok(Change::All));
+    let mut record = create(&node_a, "k1");
+    record.disable().unwrap();
+    node_a.update_key(&record).unwrap();
+    node_a.create_alias(&alias("alias/a", "k1")).unwrap();
+    node_a.put_credential(&credential("AKID", None)).unwrap();
+    // A failed write announces nothing.
+    assert!(node_a.create_alias(&alias("alias/a", "k1")).is_err());
+    node_a.delete_key("k1").unwrap();
+    let mut heard = Vec::new();
+    while let Ok(change) = feed.next_timeout(Duration::from_secs(2)) {
+        heard.push(change);
+    }
+    assert_eq!(
+        heard,
+        [
+            Change::Key("k1".into()),
+            Change::Key("k1".into()),
+            Change::alias(ACCOUNT, REGION, "alias/a"),
+            Change::Credential("AKID".into()),
+            Change::Key("k1".into()),
+            Change::AllAliases,
+        ]
+    );
+
+    let lease = node_a.try_lease("scheduler").unwrap().expect("a free lease");
+    assert!(lease.is_held());
+    assert!(node_b.try_lease("scheduler").unwrap().is_none());
+    assert!(node_b.try_lease("another-job").unwrap().is_some());
+    drop(lease);
+    let taken_over = node_b.try_lease("scheduler").unwrap().expect("released");
+    assert!(taken_over.is_held());
 }
