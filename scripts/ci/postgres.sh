@@ -3,7 +3,8 @@
 # the multi-node tests. `start` installs PostgreSQL from Debian's packages if
 # absent, initdb's a cluster in $TRENT_PG_DIR, starts it and prints
 #   export TRENT_TEST_POSTGRES_URL=postgres://trent@127.0.0.1:PORT/trent
-# (`eval "$(scripts/ci/postgres.sh start)"` sets it); `stop` stops it and
+# and TRENT_TEST_POSTGRES_RESTART, the command that restarts it
+# (`eval "$(scripts/ci/postgres.sh start)"` sets both); `stop` stops it and
 # removes the cluster. PostgreSQL refuses to run as root, so as root the
 # cluster belongs to the `postgres` system user. Trust authentication on
 # 127.0.0.1 only: this cluster is for tests, never for data.
@@ -56,6 +57,8 @@ start() {
         -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c max_connections=300" start >&2
     as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U trent trent
     echo "export TRENT_TEST_POSTGRES_URL=postgres://trent@127.0.0.1:$port/trent"
+    # How the multi-node test simulates an outage of this cluster.
+    echo "export TRENT_TEST_POSTGRES_RESTART='TRENT_PG_DIR=$dir TRENT_PG_PORT=$port $(readlink -f "$0") restart'"
 }
 
 stop() {

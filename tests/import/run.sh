@@ -72,7 +72,7 @@ hex() { od -An -tx1 -v "$1" | tr -d ' \n'; }
 # create_external SPEC USAGE: prints the key id.
 create_external() {
   kms create-key --origin EXTERNAL --key-spec "$1" --key-usage "$2" \
-    --query KeyMetadata.[KeyId,KeyState] --output text || { echo "create-key: $ERR" >&2; return 1; }
+    --query 'KeyMetadata.[KeyId,KeyState]' --output text || { echo "create-key: $ERR" >&2; return 1; }
   echo "$OUT"
 }
 

@@ -63,7 +63,10 @@ impl Server {
         };
         let node = Arc::new(Node::new(store.clone(), config));
         // Requests are refused unless they can be audited: the real log, here too.
-        node.audit.configure(trent_audit::AuditConfig::new(dir.path().join("audit"), "faults"));
+        node.audit.configure(trent_audit::AuditConfig::new(
+            dir.path().join("audit"),
+            "faults",
+        ));
         let seal = DevFileSeal::new(dir.path().join("dev-seal.key"));
         seal.ensure_key_file().expect("in-process server setup");
         node.unseal(&seal).expect("in-process server setup");

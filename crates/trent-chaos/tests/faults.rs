@@ -42,7 +42,8 @@ fn assert_retryable(result: Result<Value, CallError>, what: &str) {
             status: 500,
             error_type,
             message,
-        }) if error_type == "KMSInternalException" && message.to_ascii_lowercase().contains("retr") => {}
+        }) if error_type == "KMSInternalException"
+            && message.to_ascii_lowercase().contains("retr") => {}
         other => panic!("{what}: expected a retryable KMSInternalException, got {other:?}"),
     }
 }

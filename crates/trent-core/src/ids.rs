@@ -216,7 +216,8 @@ mod tests {
             Err(Error::NotAuthorized(_))
         ));
         assert!(matches!(
-            validate_alias_name("app"), Err(Error::Validation(_))
+            validate_alias_name("app"),
+            Err(Error::Validation(_))
         ));
         assert!(matches!(
             validate_alias_name("alias/"),

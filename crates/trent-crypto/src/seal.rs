@@ -77,7 +77,12 @@ pub(crate) fn seal_root(kek: &[u8], head: Vec<u8>, root: &RootKey) -> Result<Vec
     Ok(out)
 }
 
-pub(crate) fn unseal_root(kek: &[u8], sealed: &[u8], head_len: usize, what: &str) -> Result<RootKey, Error> {
+pub(crate) fn unseal_root(
+    kek: &[u8],
+    sealed: &[u8],
+    head_len: usize,
+    what: &str,
+) -> Result<RootKey, Error> {
     let (head, wrapped) = sealed.split_at(head_len);
     let bytes = open_with(&aead(kek)?, SEAL_V1, head, wrapped)
         .map_err(|_| Error::Unseal(what.to_owned()))?;

@@ -43,7 +43,9 @@ impl Share {
 
     /// The text an operator keeps: `trent-share-1-<hex>-<checksum>`.
     pub fn to_text(&self) -> Zeroizing<String> {
-        let mut text = Zeroizing::new(String::with_capacity(SHARE_PREFIX.len() + 2 * SHARE_LEN + 9));
+        let mut text = Zeroizing::new(String::with_capacity(
+            SHARE_PREFIX.len() + 2 * SHARE_LEN + 9,
+        ));
         text.push_str(SHARE_PREFIX);
         push_hex(&mut text, &self.0);
         text.push('-');
@@ -54,8 +56,13 @@ impl Share {
     /// Parses the text form; a bad checksum is reported as a damaged share.
     pub fn from_text(text: &str) -> Result<Self, Error> {
         let bad = |why: &str| Error::BadShare(why.to_owned());
-        let body = text.trim().strip_prefix(SHARE_PREFIX).ok_or_else(|| bad("it does not start with trent-share-1-"))?;
-        let (hex, sum) = body.split_once('-').ok_or_else(|| bad("it has no checksum"))?;
+        let body = text
+            .trim()
+            .strip_prefix(SHARE_PREFIX)
+            .ok_or_else(|| bad("it does not start with trent-share-1-"))?;
+        let (hex, sum) = body
+            .split_once('-')
+            .ok_or_else(|| bad("it has no checksum"))?;
         let bytes = Zeroizing::new(decode_hex(hex).ok_or_else(|| bad("it is not hexadecimal"))?);
         if bytes.len() != SHARE_LEN || bytes[0] == 0 {
             return Err(bad("it has the wrong length"));
@@ -63,7 +70,9 @@ impl Share {
         let expected = checksum(&bytes);
         let given = decode_hex(sum).ok_or_else(|| bad("its checksum is not hexadecimal"))?;
         if !crate::constant_time_eq(&given, &expected) {
-            return Err(bad("its checksum does not match: it was mistyped or damaged"));
+            return Err(bad(
+                "its checksum does not match: it was mistyped or damaged",
+            ));
         }
         Ok(Self(bytes))
     }
@@ -121,7 +130,9 @@ pub struct ShamirSeal {
 
 impl std::fmt::Debug for ShamirSeal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ShamirSeal").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("ShamirSeal")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -168,30 +179,53 @@ impl ShamirSeal {
         let mut unseal_key = Zeroizing::new([0u8; 32]);
         random_bytes(unseal_key.as_mut())?;
         let mut rng = AwsLcRng { failed: false };
-        let parts = vsss_rs::Gf256::split_array(usize::from(threshold), usize::from(shares), unseal_key.as_ref(), &mut rng)
-            .map_err(|e| Error::BadShare(format!("splitting failed: {e:?}")))?;
+        let parts = vsss_rs::Gf256::split_array(
+            usize::from(threshold),
+            usize::from(shares),
+            unseal_key.as_ref(),
+            &mut rng,
+        )
+        .map_err(|e| Error::BadShare(format!("splitting failed: {e:?}")))?;
         if rng.failed {
             return Err(Error::Rng);
         }
-        let shares: Vec<Share> = parts.into_iter().map(|p| Share(Zeroizing::new(p))).collect();
+        let shares: Vec<Share> = parts
+            .into_iter()
+            .map(|p| Share(Zeroizing::new(p)))
+            .collect();
         if shares.iter().any(|s| s.0.len() != SHARE_LEN) {
             return Err(Error::Format("unexpected share length"));
         }
         let commitments = shares.iter().map(Share::commitment).collect();
-        let policy = Policy { threshold, shares: shares.len() as u8 };
-        Ok((Self { unseal_key, policy, commitments }, shares))
+        let policy = Policy {
+            threshold,
+            shares: shares.len() as u8,
+        };
+        Ok((
+            Self {
+                unseal_key,
+                policy,
+                commitments,
+            },
+            shares,
+        ))
     }
 
     /// Reads the threshold and share count of a Shamir-sealed blob.
     pub fn policy(sealed: &[u8]) -> Result<Policy, Error> {
         check_kind(sealed, KIND_SHAMIR, 12)?;
-        Ok(Policy { threshold: sealed[10], shares: sealed[11] })
+        Ok(Policy {
+            threshold: sealed[10],
+            shares: sealed[11],
+        })
     }
 
     fn commitments(sealed: &[u8]) -> Result<(Policy, &[u8]), Error> {
         let policy = Self::policy(sealed)?;
         let end = 12 + 32 * usize::from(policy.shares);
-        let commitments = sealed.get(12..end).ok_or(Error::Format("sealed root key"))?;
+        let commitments = sealed
+            .get(12..end)
+            .ok_or(Error::Format("sealed root key"))?;
         Ok((policy, commitments))
     }
 
@@ -199,10 +233,15 @@ impl ShamirSeal {
     pub fn check_share(sealed: &[u8], share: &Share) -> Result<(), Error> {
         let (_, commitments) = Self::commitments(sealed)?;
         let mine = share.commitment();
-        if commitments.chunks_exact(32).any(|c| crate::constant_time_eq(c, &mine)) {
+        if commitments
+            .chunks_exact(32)
+            .any(|c| crate::constant_time_eq(c, &mine))
+        {
             Ok(())
         } else {
-            Err(Error::BadShare("the share does not belong to this store's seal".into()))
+            Err(Error::BadShare(
+                "the share does not belong to this store's seal".into(),
+            ))
         }
     }
 
@@ -226,7 +265,8 @@ impl ShamirSeal {
         }
         let parts: Vec<Vec<u8>> = distinct.iter().map(|s| s.0.to_vec()).collect();
         let combined = Zeroizing::new(
-            vsss_rs::Gf256::combine_array(&parts).map_err(|e| Error::BadShare(format!("combining failed: {e:?}")))?,
+            vsss_rs::Gf256::combine_array(&parts)
+                .map_err(|e| Error::BadShare(format!("combining failed: {e:?}")))?,
         );
         for mut part in parts {
             zeroize::Zeroize::zeroize(&mut part);
@@ -236,8 +276,15 @@ impl ShamirSeal {
         }
         let mut unseal_key = Zeroizing::new([0u8; 32]);
         unseal_key.copy_from_slice(&combined);
-        let commitments = commitments.chunks_exact(32).map(|c| c.try_into().unwrap_or([0u8; 32])).collect();
-        Ok(Self { unseal_key, policy, commitments })
+        let commitments = commitments
+            .chunks_exact(32)
+            .map(|c| c.try_into().unwrap_or([0u8; 32]))
+            .collect();
+        Ok(Self {
+            unseal_key,
+            policy,
+            commitments,
+        })
     }
 
     /// The threshold and share count.
@@ -264,13 +311,22 @@ impl Seal for ShamirSeal {
     }
 
     fn seal(&self, root: &RootKey) -> Result<Vec<u8>, Error> {
-        seal_root(self.unseal_key.as_ref(), header(KIND_SHAMIR, &self.params()), root)
+        seal_root(
+            self.unseal_key.as_ref(),
+            header(KIND_SHAMIR, &self.params()),
+            root,
+        )
     }
 
     fn unseal(&self, sealed: &[u8]) -> Result<RootKey, Error> {
         let (policy, _) = Self::commitments(sealed)?;
         let head_len = 12 + 32 * usize::from(policy.shares);
-        unseal_root(self.unseal_key.as_ref(), sealed, head_len, "the shares do not open this store's root key")
+        unseal_root(
+            self.unseal_key.as_ref(),
+            sealed,
+            head_len,
+            "the shares do not open this store's root key",
+        )
     }
 }
 
@@ -281,9 +337,12 @@ impl Seal for ShamirSeal {
 /// -pkeyopt rsa_oaep_md:sha256 -pkeyopt rsa_mgf1_md:sha256 -in share.enc`.
 pub fn encrypt_share_to(public_key_pem: &str, share: &Share) -> Result<Vec<u8>, Error> {
     use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey};
-    let der = pem_body(public_key_pem, "PUBLIC KEY").ok_or(Error::Format("expected a PEM 'PUBLIC KEY'"))?;
-    let key = PublicEncryptingKey::from_der(&der).map_err(|_| Error::Format("not an RSA public key"))?;
-    let key = OaepPublicEncryptingKey::new(key).map_err(|_| Error::Format("not an RSA public key"))?;
+    let der = pem_body(public_key_pem, "PUBLIC KEY")
+        .ok_or(Error::Format("expected a PEM 'PUBLIC KEY'"))?;
+    let key =
+        PublicEncryptingKey::from_der(&der).map_err(|_| Error::Format("not an RSA public key"))?;
+    let key =
+        OaepPublicEncryptingKey::new(key).map_err(|_| Error::Format("not an RSA public key"))?;
     let text = share.to_text();
     let mut out = vec![0u8; key.ciphertext_size()];
     let len = key
@@ -301,7 +360,10 @@ fn pem_body(pem: &str, label: &str) -> Option<Vec<u8>> {
     let end = format!("-----END {label}-----");
     let start = pem.find(&begin)? + begin.len();
     let stop = pem[start..].find(&end)? + start;
-    let body: String = pem[start..stop].chars().filter(|c| !c.is_whitespace()).collect();
+    let body: String = pem[start..stop]
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
     base64::engine::general_purpose::STANDARD.decode(body).ok()
 }
 
@@ -315,14 +377,26 @@ mod tests {
         let (seal, shares) = ShamirSeal::generate(5, 3).unwrap();
         let sealed = seal.seal(&root).unwrap();
         assert_eq!(crate::seal::sealed_kind(&sealed), Some("shamir"));
-        assert_eq!(ShamirSeal::policy(&sealed).unwrap(), Policy { threshold: 3, shares: 5 });
+        assert_eq!(
+            ShamirSeal::policy(&sealed).unwrap(),
+            Policy {
+                threshold: 3,
+                shares: 5
+            }
+        );
         for combo in [[0, 1, 2], [0, 2, 4], [1, 3, 4], [2, 3, 4]] {
             let picked: Vec<Share> = combo.iter().map(|&i| shares[i].clone()).collect();
             let seal = ShamirSeal::from_shares(&sealed, &picked).unwrap();
-            assert_eq!(seal.unseal(&sealed).unwrap().expose_bytes(), root.expose_bytes());
+            assert_eq!(
+                seal.unseal(&sealed).unwrap().expose_bytes(),
+                root.expose_bytes()
+            );
         }
         let two = [shares[0].clone(), shares[1].clone()];
-        assert!(matches!(ShamirSeal::from_shares(&sealed, &two), Err(Error::BadShare(_))));
+        assert!(matches!(
+            ShamirSeal::from_shares(&sealed, &two),
+            Err(Error::BadShare(_))
+        ));
         let dup = [shares[0].clone(), shares[0].clone(), shares[1].clone()];
         assert!(ShamirSeal::from_shares(&sealed, &dup).is_err());
     }
@@ -339,18 +413,25 @@ mod tests {
         let i = SHARE_PREFIX.len() + 10;
         let c = if &damaged[i..=i] == "a" { "b" } else { "a" };
         damaged.replace_range(i..=i, c);
-        assert!(matches!(Share::from_text(&damaged), Err(Error::BadShare(_))));
+        assert!(matches!(
+            Share::from_text(&damaged),
+            Err(Error::BadShare(_))
+        ));
         // A well-formed share of another store: the commitments catch it.
         let (_, other) = ShamirSeal::generate(3, 2).unwrap();
         assert!(ShamirSeal::check_share(&sealed, &other[0]).is_err());
         assert!(ShamirSeal::from_shares(&sealed, &[shares[0].clone(), other[1].clone()]).is_err());
-        assert!(!format!("{:?}", shares[0]).contains(&text[SHARE_PREFIX.len()..SHARE_PREFIX.len() + 8]));
+        assert!(
+            !format!("{:?}", shares[0]).contains(&text[SHARE_PREFIX.len()..SHARE_PREFIX.len() + 8])
+        );
     }
 
     #[test]
     fn shares_encrypt_to_an_operator_key() {
         use aws_lc_rs::encoding::AsDer;
-        use aws_lc_rs::rsa::{KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, PrivateDecryptingKey};
+        use aws_lc_rs::rsa::{
+            KeySize, OAEP_SHA256_MGF1SHA256, OaepPrivateDecryptingKey, PrivateDecryptingKey,
+        };
         use base64::Engine;
         let private = PrivateDecryptingKey::generate(KeySize::Rsa2048).unwrap();
         let spki = private.public_key().as_der().unwrap();
@@ -360,8 +441,13 @@ mod tests {
         let sealed_share = encrypt_share_to(&pem, &shares[1]).unwrap();
         let private = OaepPrivateDecryptingKey::new(private).unwrap();
         let mut out = vec![0u8; private.min_output_size()];
-        let text = private.decrypt(&OAEP_SHA256_MGF1SHA256, &sealed_share, &mut out, None).unwrap();
-        assert_eq!(Share::from_text(std::str::from_utf8(text).unwrap()).unwrap(), shares[1]);
+        let text = private
+            .decrypt(&OAEP_SHA256_MGF1SHA256, &sealed_share, &mut out, None)
+            .unwrap();
+        assert_eq!(
+            Share::from_text(std::str::from_utf8(text).unwrap()).unwrap(),
+            shares[1]
+        );
         assert!(encrypt_share_to("garbage", &shares[0]).is_err());
     }
 

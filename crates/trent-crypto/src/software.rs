@@ -332,20 +332,31 @@ mod tests {
         let ct = key.encrypt(&[0x22; 32], b"header", b"trent").unwrap();
         let hex: String = ct.iter().map(|b| format!("{b:02x}")).collect();
         assert_eq!(hex, "f31ff1704765ea5d63913385bbc371b3f5422561ab");
-        assert_eq!(key.decrypt(&[0x22; 32], b"header", &ct).unwrap().as_slice(), b"trent");
+        assert_eq!(
+            key.decrypt(&[0x22; 32], b"header", &ct).unwrap().as_slice(),
+            b"trent"
+        );
     }
 
     #[test]
     fn every_flipped_bit_of_a_blob_is_rejected() {
         use trent_core::ciphertext::{Header, parse};
         let key = SoftwareSymmetricKey::new(&[0x42; 32]).unwrap();
-        let context = trent_core::context::canonical_bytes(&[("app".to_owned(), "x".to_owned())].into());
-        let header = Header { key_id: [1; 16], material_id: [2; 32], salt: [3; 32] }.encode();
+        let context =
+            trent_core::context::canonical_bytes(&[("app".to_owned(), "x".to_owned())].into());
+        let header = Header {
+            key_id: [1; 16],
+            material_id: [2; 32],
+            salt: [3; 32],
+        }
+        .encode();
         let aad = [header.as_slice(), &context].concat();
         let mut blob = header.to_vec();
         blob.extend(key.encrypt(&[3; 32], &aad, b"attack at dawn").unwrap());
         let open = |blob: &[u8]| -> bool {
-            let Ok((header, raw, sealed)) = parse(blob) else { return false };
+            let Ok((header, raw, sealed)) = parse(blob) else {
+                return false;
+            };
             let aad = [raw, context.as_slice()].concat();
             // A changed key or material id would select another key; here the
             // same key stands in for it, which must still fail via the AAD.

@@ -144,9 +144,18 @@ mod tests {
             decode::<R>(b"{").unwrap_err().code,
             ErrorCode::Serialization
         );
-        assert_eq!(decode::<R>(b"[]").unwrap_err().code, ErrorCode::Serialization);
-        assert_eq!(decode::<Opt>(b" []").unwrap_err().code, ErrorCode::Serialization);
-        assert_eq!(decode::<Opt>(br#"["x", 5]"#).unwrap_err().code, ErrorCode::Serialization);
+        assert_eq!(
+            decode::<R>(b"[]").unwrap_err().code,
+            ErrorCode::Serialization
+        );
+        assert_eq!(
+            decode::<Opt>(b" []").unwrap_err().code,
+            ErrorCode::Serialization
+        );
+        assert_eq!(
+            decode::<Opt>(br#"["x", 5]"#).unwrap_err().code,
+            ErrorCode::Serialization
+        );
         assert!(decode::<Opt>(b" {} ").is_ok());
         assert!(decode::<R>(b"").is_ok());
         assert_eq!(

@@ -45,8 +45,9 @@ pub fn authenticate(
                 "The security token included in the request is invalid.",
             )
         })?;
-    let key =
-        sigv4::derive_signing_key(&credential.secret, &auth.date, &auth.region, &auth.service);
+    // Derived for this node's own scope: a request scoped elsewhere fails the
+    // scope check in `verify`, and a client cannot make the cache churn.
+    let key = credential.signing_key(&auth.date, &node.config.region);
     let now = time::OffsetDateTime::now_utc();
     sigv4::verify(request, &auth, &key, now, &node.config.region, "kms").map_err(ApiError::from)?;
     Ok(Caller {

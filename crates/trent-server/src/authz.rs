@@ -43,14 +43,21 @@ pub fn read_identity_policies(
     let Some(raw) = store.get_meta(&identity_policy_meta(principal_arn))? else {
         return Ok(BTreeMap::new());
     };
-    serde_json::from_slice(&raw)
-        .map_err(|_| api(ErrorCode::KmsInternal, "A stored identity policy is unreadable."))
+    serde_json::from_slice(&raw).map_err(|_| {
+        api(
+            ErrorCode::KmsInternal,
+            "A stored identity policy is unreadable.",
+        )
+    })
 }
+
+/// A principal's parsed identity policies and when they were read.
+type CachedPolicies = (Instant, Arc<Vec<Policy>>);
 
 /// Principal ARN → parsed identity policies, with a short TTL.
 #[derive(Debug, Default)]
 pub struct IdentityPolicyCache {
-    entries: RwLock<HashMap<String, (Instant, Arc<Vec<Policy>>)>>,
+    entries: RwLock<HashMap<String, CachedPolicies>>,
 }
 
 impl IdentityPolicyCache {
@@ -175,10 +182,17 @@ pub fn authorize(
     let mut values = conditions.0;
     common_conditions(node, caller, key, &mut values);
     let key_policy = match key {
-        Some(record) => Some(policy::parse(&record.policy, PolicyKind::Resource).map_err(|_| {
-            // A stored policy that no longer parses allows nothing.
-            deny_error(caller, &action, key, policy::DenyReason::NoResourcePolicyAllows)
-        })?),
+        Some(record) => Some(policy::parse(&record.policy, PolicyKind::Resource).map_err(
+            |_| {
+                // A stored policy that no longer parses allows nothing.
+                deny_error(
+                    caller,
+                    &action,
+                    key,
+                    policy::DenyReason::NoResourcePolicyAllows,
+                )
+            },
+        )?),
         None => None,
     };
     let identities = if principal.kind == PrincipalKind::Root {
@@ -218,7 +232,11 @@ fn common_conditions(
         "aws:securetransport",
         caller.context.secure_transport.to_string(),
     );
-    if let Ok(text) = node.clock.now().format(&time::format_description::well_known::Rfc3339) {
+    if let Ok(text) = node
+        .clock
+        .now()
+        .format(&time::format_description::well_known::Rfc3339)
+    {
         set("aws:currenttime", text);
     }
     if let Some(record) = key {
@@ -236,9 +254,7 @@ fn deny_error(
     key: Option<&KeyRecord>,
     reason: policy::DenyReason,
 ) -> ServerError {
-    let resource = key
-        .map(KeyRecord::arn)
-        .unwrap_or_else(|| "*".to_owned());
+    let resource = key.map(KeyRecord::arn).unwrap_or_else(|| "*".to_owned());
     api(
         ErrorCode::AccessDenied,
         format!(
@@ -271,4 +287,48 @@ pub fn check_lockout(
     };
     policy::check_lockout(&parsed, &principal, key_arn, key_account, &identities)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn caller(arn: &str) -> Caller {
+        Caller {
+            account_id: "111122223333".into(),
+            principal_arn: arn.into(),
+            access_key_id: "AKIAEXAMPLE".into(),
+            context: Arc::new(crate::context::RequestContext::default()),
+        }
+    }
+
+    #[test]
+    fn principals_by_arn_shape() {
+        let root = principal_of(&caller("arn:aws:iam::111122223333:root"));
+        assert_eq!(root.kind, PrincipalKind::Root);
+        let user = principal_of(&caller("arn:aws:iam::111122223333:user/alice"));
+        assert_eq!(user.kind, PrincipalKind::User);
+        let session = principal_of(&caller("arn:aws:sts::111122223333:assumed-role/app/s1"));
+        assert_eq!(
+            session.kind,
+            PrincipalKind::AssumedRole {
+                role_arn: "arn:aws:iam::111122223333:role/app".into()
+            }
+        );
+        assert_eq!(identity_arn(&session), "arn:aws:iam::111122223333:role/app");
+    }
+
+    #[test]
+    fn request_conditions() {
+        let context: EncryptionContext = [("Dept".to_owned(), "hr".to_owned())].into();
+        let c = Conditions::new()
+            .encryption_context(&Some(context))
+            .request_alias("arn:aws:kms:us-east-1:111122223333:alias/app")
+            .0;
+        assert_eq!(c["kms:encryptioncontext:dept"], vec!["hr".to_owned()]);
+        assert_eq!(c["kms:encryptioncontextkeys"], vec!["Dept".to_owned()]);
+        assert_eq!(c["kms:requestalias"], vec!["alias/app".to_owned()]);
+        let by_id = Conditions::new().request_alias("1234abcd-12ab-34cd-56ef-1234567890ab");
+        assert!(by_id.0.is_empty());
+    }
 }

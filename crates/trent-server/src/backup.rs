@@ -44,7 +44,9 @@ pub enum BackupError {
     #[error("the backup file is damaged or was altered (checksum mismatch)")]
     Checksum,
     /// The HMAC does not match this root key.
-    #[error("the backup failed its integrity check against this root key: it was altered or belongs to another store")]
+    #[error(
+        "the backup failed its integrity check against this root key: it was altered or belongs to another store"
+    )]
     Integrity,
     /// The body does not decode.
     #[error("the backup body is malformed: {0}")]
@@ -105,31 +107,51 @@ fn mac_key(root: &RootKey) -> hmac::Key {
 /// Writes a snapshot as a backup file.
 pub fn encode(snapshot: &Snapshot, root: &RootKey, created_millis: i64) -> Vec<u8> {
     let body = Body {
-        meta: snapshot.meta.iter().filter(|(n, _)| n != PENDING_CHECK_META).map(|(n, v)| (n.clone(), STANDARD.encode(v))).collect(),
-        credentials: snapshot.credentials.iter().map(|c| Credential {
-            access_key_id: c.access_key_id.clone(),
-            account_id: c.account_id.clone(),
-            user: c.user.clone(),
-            wrapped_secret: STANDARD.encode(&c.wrapped_secret),
-            created: c.created,
-        }).collect(),
-        keys: snapshot.keys.iter().map(|(record, materials)| Key {
-            record: record.clone(),
-            materials: materials.iter().map(|m| Material {
-                material_id: m.material_id.clone(),
-                created: m.created,
-                rotation: m.rotation.map(|r| r.as_str().to_owned()),
-                wrapped: STANDARD.encode(&m.wrapped),
-            }).collect(),
-        }).collect(),
-        aliases: snapshot.aliases.iter().map(|a| Alias {
-            account_id: a.account_id.clone(),
-            region: a.region.clone(),
-            name: a.name.clone(),
-            target_key_id: a.target_key_id.clone(),
-            created: a.created,
-            updated: a.updated,
-        }).collect(),
+        meta: snapshot
+            .meta
+            .iter()
+            .filter(|(n, _)| n != PENDING_CHECK_META)
+            .map(|(n, v)| (n.clone(), STANDARD.encode(v)))
+            .collect(),
+        credentials: snapshot
+            .credentials
+            .iter()
+            .map(|c| Credential {
+                access_key_id: c.access_key_id.clone(),
+                account_id: c.account_id.clone(),
+                user: c.user.clone(),
+                wrapped_secret: STANDARD.encode(&c.wrapped_secret),
+                created: c.created,
+            })
+            .collect(),
+        keys: snapshot
+            .keys
+            .iter()
+            .map(|(record, materials)| Key {
+                record: record.clone(),
+                materials: materials
+                    .iter()
+                    .map(|m| Material {
+                        material_id: m.material_id.clone(),
+                        created: m.created,
+                        rotation: m.rotation.map(|r| r.as_str().to_owned()),
+                        wrapped: STANDARD.encode(&m.wrapped),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        aliases: snapshot
+            .aliases
+            .iter()
+            .map(|a| Alias {
+                account_id: a.account_id.clone(),
+                region: a.region.clone(),
+                name: a.name.clone(),
+                target_key_id: a.target_key_id.clone(),
+                created: a.created,
+                updated: a.updated,
+            })
+            .collect(),
     };
     let json = serde_json::to_vec(&body).unwrap_or_default();
     let mut out = Vec::with_capacity(HEAD_LEN + json.len() + 64);
@@ -165,16 +187,20 @@ pub struct Checked {
 /// Reads a backup file: structure, length and checksum.
 pub fn decode(file: &[u8]) -> Result<Checked, BackupError> {
     if file.len() < HEAD_LEN || &file[..8] != MAGIC || file[8] != VERSION {
-        return Err(if file.len() < HEAD_LEN && file.starts_with(&MAGIC[..file.len().min(8)]) {
-            BackupError::Truncated
-        } else {
-            BackupError::NotABackup
-        });
+        return Err(
+            if file.len() < HEAD_LEN && file.starts_with(&MAGIC[..file.len().min(8)]) {
+                BackupError::Truncated
+            } else {
+                BackupError::NotABackup
+            },
+        );
     }
     let mut len = [0u8; 8];
     len.copy_from_slice(&file[17..25]);
     let body_len = usize::try_from(u64::from_be_bytes(len)).map_err(|_| BackupError::Truncated)?;
-    let signed_len = HEAD_LEN.checked_add(body_len).ok_or(BackupError::Truncated)?;
+    let signed_len = HEAD_LEN
+        .checked_add(body_len)
+        .ok_or(BackupError::Truncated)?;
     if file.len() < signed_len + 64 {
         return Err(BackupError::Truncated);
     }
@@ -186,10 +212,14 @@ pub fn decode(file: &[u8]) -> Result<Checked, BackupError> {
     if !trent_crypto::constant_time_eq(checksum.as_ref(), &trailer[..32]) {
         return Err(BackupError::Checksum);
     }
-    let body: Body = serde_json::from_slice(&signed[HEAD_LEN..]).map_err(|e| BackupError::Malformed(e.to_string()))?;
+    let body: Body = serde_json::from_slice(&signed[HEAD_LEN..])
+        .map_err(|e| BackupError::Malformed(e.to_string()))?;
     let mut pending = checksum.as_ref().to_vec();
     pending.extend_from_slice(&trailer[32..]);
-    Ok(Checked { snapshot: snapshot_of(body)?, pending })
+    Ok(Checked {
+        snapshot: snapshot_of(body)?,
+        pending,
+    })
 }
 
 /// Checks a backup's HMAC (the `pending` bytes kept by [`decode`]:
@@ -203,47 +233,78 @@ pub fn check(pending: &[u8], root: &RootKey) -> Result<(), BackupError> {
 }
 
 fn unb64(field: &str, text: &str) -> Result<Vec<u8>, BackupError> {
-    STANDARD.decode(text).map_err(|_| BackupError::Malformed(format!("{field} is not base64")))
+    STANDARD
+        .decode(text)
+        .map_err(|_| BackupError::Malformed(format!("{field} is not base64")))
 }
 
 fn snapshot_of(body: Body) -> Result<Snapshot, BackupError> {
-    let meta = body.meta.into_iter().map(|(n, v)| Ok((n, unb64("meta", &v)?))).collect::<Result<_, _>>()?;
-    let credentials = body.credentials.into_iter().map(|c| Ok(CredentialRecord {
-        wrapped_secret: unb64("credential", &c.wrapped_secret)?,
-        access_key_id: c.access_key_id,
-        account_id: c.account_id,
-        user: c.user,
-        created: c.created,
-    })).collect::<Result<_, BackupError>>()?;
+    let meta = body
+        .meta
+        .into_iter()
+        .map(|(n, v)| Ok((n, unb64("meta", &v)?)))
+        .collect::<Result<_, _>>()?;
+    let credentials = body
+        .credentials
+        .into_iter()
+        .map(|c| {
+            Ok(CredentialRecord {
+                wrapped_secret: unb64("credential", &c.wrapped_secret)?,
+                access_key_id: c.access_key_id,
+                account_id: c.account_id,
+                user: c.user,
+                created: c.created,
+            })
+        })
+        .collect::<Result<_, BackupError>>()?;
     let mut keys = Vec::with_capacity(body.keys.len());
     for key in body.keys {
-        let materials = key.materials.into_iter().map(|m| Ok(MaterialRecord {
-            key_id: key.record.key_id.clone(),
-            wrapped: unb64("material", &m.wrapped)?,
-            rotation: match m.rotation.as_deref() {
-                None => None,
-                Some(r) => Some(RotationType::parse(r).ok_or_else(|| BackupError::Malformed(format!("rotation type {r}")))?),
-            },
-            material_id: m.material_id,
-            created: m.created,
-        })).collect::<Result<_, BackupError>>()?;
+        let materials =
+            key.materials
+                .into_iter()
+                .map(|m| {
+                    Ok(MaterialRecord {
+                        key_id: key.record.key_id.clone(),
+                        wrapped: unb64("material", &m.wrapped)?,
+                        rotation: match m.rotation.as_deref() {
+                            None => None,
+                            Some(r) => Some(RotationType::parse(r).ok_or_else(|| {
+                                BackupError::Malformed(format!("rotation type {r}"))
+                            })?),
+                        },
+                        material_id: m.material_id,
+                        created: m.created,
+                    })
+                })
+                .collect::<Result<_, BackupError>>()?;
         keys.push((key.record, materials));
     }
-    let aliases = body.aliases.into_iter().map(|a| AliasRecord {
-        account_id: a.account_id,
-        region: a.region,
-        name: a.name,
-        target_key_id: a.target_key_id,
-        created: a.created,
-        updated: a.updated,
-    }).collect();
-    Ok(Snapshot { meta, credentials, keys, aliases })
+    let aliases = body
+        .aliases
+        .into_iter()
+        .map(|a| AliasRecord {
+            account_id: a.account_id,
+            region: a.region,
+            name: a.name,
+            target_key_id: a.target_key_id,
+            created: a.created,
+            updated: a.updated,
+        })
+        .collect();
+    Ok(Snapshot {
+        meta,
+        credentials,
+        keys,
+        aliases,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use trent_core::key::{BackendRef, KeyManager, KeySpec, KeyState, KeyUsage, Origin, RotationConfig};
+    use trent_core::key::{
+        BackendRef, KeyManager, KeySpec, KeyState, KeyUsage, Origin, RotationConfig,
+    };
 
     fn snapshot() -> Snapshot {
         let record = KeyRecord {
@@ -283,7 +344,13 @@ mod tests {
                 wrapped_secret: vec![4, 5],
                 created: 3,
             }],
-            keys: vec![(record, vec![material("m1", None), material("m2", Some(RotationType::OnDemand))])],
+            keys: vec![(
+                record,
+                vec![
+                    material("m1", None),
+                    material("m2", Some(RotationType::OnDemand)),
+                ],
+            )],
             aliases: vec![AliasRecord {
                 account_id: "111122223333".into(),
                 region: "us-east-1".into(),
@@ -312,7 +379,10 @@ mod tests {
         let file = encode(&snapshot(), &root, 42);
         for cut in [0, 5, 20, file.len() / 2, file.len() - 1] {
             let err = decode(&file[..cut]).unwrap_err();
-            assert!(matches!(err, BackupError::Truncated | BackupError::NotABackup), "cut {cut}: {err:?}");
+            assert!(
+                matches!(err, BackupError::Truncated | BackupError::NotABackup),
+                "cut {cut}: {err:?}"
+            );
         }
         for i in (9..file.len() - 32).step_by(7) {
             let mut bad = file.clone();

@@ -42,6 +42,26 @@ pub struct ActiveCredential {
     /// The principal's ARN.
     pub principal_arn: String,
     fetched: Instant,
+    /// The SigV4 signing key of the last date seen (derivation is four
+    /// HMACs; requests of one day share it).
+    signing_key: std::sync::Mutex<Option<(String, trent_proto::sigv4::SigningKey)>>,
+}
+
+impl ActiveCredential {
+    /// The SigV4 signing key for `date` (yyyymmdd) in `region`, service kms.
+    pub fn signing_key(&self, date: &str, region: &str) -> trent_proto::sigv4::SigningKey {
+        if let Ok(cached) = self.signing_key.lock()
+            && let Some((day, key)) = cached.as_ref()
+            && day == date
+        {
+            return key.clone();
+        }
+        let key = trent_proto::sigv4::derive_signing_key(&self.secret, date, region, "kms");
+        if let Ok(mut cached) = self.signing_key.lock() {
+            *cached = Some((date.to_owned(), key.clone()));
+        }
+        key
+    }
 }
 
 /// Access key id → unwrapped credential, with a short TTL.
@@ -76,6 +96,7 @@ impl CredentialCache {
             record,
             secret,
             fetched: Instant::now(),
+            signing_key: std::sync::Mutex::new(None),
         });
         if let Ok(mut entries) = self.entries.write() {
             if entries.len() > 10_000 {

@@ -197,8 +197,7 @@ async fn handle(
             kms(&node, req, context, &request_id).await
         }
         (&Method::GET, "/healthz") => plain(StatusCode::OK, "ok\n"),
-        (&Method::GET, "/readyz") if node.is_unsealed() => plain(StatusCode::OK, "ready\n"),
-        (&Method::GET, "/readyz") => plain(StatusCode::SERVICE_UNAVAILABLE, "sealed\n"),
+        (&Method::GET, "/readyz") => readiness(&node).await,
         (_, path) if path.starts_with("/_trent/operator/") => {
             crate::operator::route(&node, req).await
         }
@@ -517,4 +516,25 @@ async fn metrics(node: &Arc<Node>) -> Response<Body> {
         HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
     );
     response
+}
+
+/// `/readyz`: 200 only when unsealed, the store answers and the audit log
+/// can be written; otherwise 503 naming what is missing.
+async fn readiness(node: &Arc<Node>) -> Response<Body> {
+    if !node.is_unsealed() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "sealed\n");
+    }
+    let worker = node.clone();
+    let store_ok = tokio::task::spawn_blocking(move || {
+        worker.store.get_meta(crate::node::SEALED_ROOT_META).is_ok()
+    })
+    .await
+    .unwrap_or(false);
+    if !store_ok {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "store unreachable\n");
+    }
+    if !node.audit.writable() {
+        return plain(StatusCode::SERVICE_UNAVAILABLE, "audit log not writable\n");
+    }
+    plain(StatusCode::OK, "ready\n")
 }

@@ -14,8 +14,8 @@ pub mod auth;
 pub mod authz;
 pub mod backup;
 pub mod cache;
-pub mod cluster;
 mod cert_subject;
+pub mod cluster;
 pub mod context;
 pub mod credentials;
 pub mod error;
@@ -44,7 +44,9 @@ pub fn spawn_scheduler(node: Arc<node::Node>) -> tokio::task::JoinHandle<()> {
             }
             let (worker, lease) = (node.clone(), lease.clone());
             let pass = move || {
-                let mut lease = lease.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut lease = lease
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
                 if !lease.acquire(&worker) {
                     return Ok(scheduler::PassReport::default());
                 }

@@ -16,20 +16,68 @@ use std::time::Duration;
 use crate::node::Node;
 
 /// Upper bounds (seconds) of the latency histogram buckets.
-const BUCKETS: [f64; 12] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5];
+const BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
 
 /// The operations of the KMS API model.
 const OPERATIONS: &[&str] = &[
-    "CancelKeyDeletion", "ConnectCustomKeyStore", "CreateAlias", "CreateCustomKeyStore", "CreateGrant", "CreateKey",
-    "Decapsulate", "Decrypt", "DeleteAlias", "DeleteCustomKeyStore", "DeleteImportedKeyMaterial", "DeriveSharedSecret",
-    "DescribeCustomKeyStores", "DescribeKey", "DisableKey", "DisableKeyRotation", "DisconnectCustomKeyStore",
-    "EnableKey", "EnableKeyRotation", "Encapsulate", "Encrypt", "GenerateDataKey", "GenerateDataKeyPair",
-    "GenerateDataKeyPairWithoutPlaintext", "GenerateDataKeyWithoutPlaintext", "GenerateMac", "GenerateRandom",
-    "GetKeyLastUsage", "GetKeyPolicy", "GetKeyRotationStatus", "GetParametersForImport", "GetPublicKey",
-    "ImportKeyMaterial", "ListAliases", "ListGrants", "ListKeyPolicies", "ListKeyRotations", "ListKeys",
-    "ListResourceTags", "ListRetirableGrants", "PutKeyPolicy", "ReEncrypt", "ReplicateKey", "RetireGrant",
-    "RevokeGrant", "RotateKeyOnDemand", "ScheduleKeyDeletion", "Sign", "TagResource", "UntagResource",
-    "UpdateAlias", "UpdateCustomKeyStore", "UpdateKeyDescription", "UpdatePrimaryRegion", "Verify", "VerifyMac",
+    "CancelKeyDeletion",
+    "ConnectCustomKeyStore",
+    "CreateAlias",
+    "CreateCustomKeyStore",
+    "CreateGrant",
+    "CreateKey",
+    "Decapsulate",
+    "Decrypt",
+    "DeleteAlias",
+    "DeleteCustomKeyStore",
+    "DeleteImportedKeyMaterial",
+    "DeriveSharedSecret",
+    "DescribeCustomKeyStores",
+    "DescribeKey",
+    "DisableKey",
+    "DisableKeyRotation",
+    "DisconnectCustomKeyStore",
+    "EnableKey",
+    "EnableKeyRotation",
+    "Encapsulate",
+    "Encrypt",
+    "GenerateDataKey",
+    "GenerateDataKeyPair",
+    "GenerateDataKeyPairWithoutPlaintext",
+    "GenerateDataKeyWithoutPlaintext",
+    "GenerateMac",
+    "GenerateRandom",
+    "GetKeyLastUsage",
+    "GetKeyPolicy",
+    "GetKeyRotationStatus",
+    "GetParametersForImport",
+    "GetPublicKey",
+    "ImportKeyMaterial",
+    "ListAliases",
+    "ListGrants",
+    "ListKeyPolicies",
+    "ListKeyRotations",
+    "ListKeys",
+    "ListResourceTags",
+    "ListRetirableGrants",
+    "PutKeyPolicy",
+    "ReEncrypt",
+    "ReplicateKey",
+    "RetireGrant",
+    "RevokeGrant",
+    "RotateKeyOnDemand",
+    "ScheduleKeyDeletion",
+    "Sign",
+    "TagResource",
+    "UntagResource",
+    "UpdateAlias",
+    "UpdateCustomKeyStore",
+    "UpdateKeyDescription",
+    "UpdatePrimaryRegion",
+    "Verify",
+    "VerifyMac",
 ];
 
 #[derive(Debug, Default)]
@@ -54,8 +102,16 @@ impl Metrics {
     /// Records one KMS request: its operation, its outcome (`OK` or the AWS
     /// error name) and how long it took.
     pub fn observe(&self, operation: &str, outcome: &'static str, elapsed: Duration) {
-        let name = OPERATIONS.iter().copied().find(|o| *o == operation).unwrap_or("Unknown");
-        let entry = self.operations.read().ok().and_then(|t| t.get(name).cloned());
+        let name = OPERATIONS
+            .iter()
+            .copied()
+            .find(|o| *o == operation)
+            .unwrap_or("Unknown");
+        let entry = self
+            .operations
+            .read()
+            .ok()
+            .and_then(|t| t.get(name).cloned());
         let entry = match entry {
             Some(e) => e,
             None => match self.operations.write() {
@@ -70,7 +126,9 @@ impl Metrics {
             }
         }
         entry.count.fetch_add(1, Ordering::Relaxed);
-        entry.sum_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        entry
+            .sum_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
         if let Ok(mut outcomes) = entry.outcomes.lock() {
             *outcomes.entry(outcome).or_default() += 1;
         }
@@ -81,16 +139,51 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         self.render_requests(&mut out);
         let cache = [("hits", &self.cache_hits), ("misses", &self.cache_misses)];
-        header(&mut out, "trent_key_cache_lookups_total", "counter", "Key-cache lookups by result.");
+        header(
+            &mut out,
+            "trent_key_cache_lookups_total",
+            "counter",
+            "Key-cache lookups by result.",
+        );
         for (result, counter) in cache {
-            let _ = writeln!(out, "trent_key_cache_lookups_total{{result=\"{result}\"}} {}", counter.load(Ordering::Relaxed));
+            let _ = writeln!(
+                out,
+                "trent_key_cache_lookups_total{{result=\"{result}\"}} {}",
+                counter.load(Ordering::Relaxed)
+            );
         }
-        header(&mut out, "trent_key_cache_entries", "gauge", "Keys whose material is held in memory.");
+        header(
+            &mut out,
+            "trent_key_cache_entries",
+            "gauge",
+            "Keys whose material is held in memory.",
+        );
         let _ = writeln!(out, "trent_key_cache_entries {}", node.keys.len());
-        header(&mut out, "trent_sealed", "gauge", "1 while the root key is unavailable.");
+        header(
+            &mut out,
+            "trent_sealed",
+            "gauge",
+            "1 while the root key is unavailable.",
+        );
         let _ = writeln!(out, "trent_sealed {}", u8::from(!node.is_unsealed()));
+        header(
+            &mut out,
+            "trent_audit_writable",
+            "gauge",
+            "1 while the audit log accepts records (requests fail closed otherwise).",
+        );
+        let _ = writeln!(
+            out,
+            "trent_audit_writable {}",
+            u8::from(node.audit.writable())
+        );
         let counts = node.store.count_keys_by_state();
-        header(&mut out, "trent_store_up", "gauge", "1 if the store answered the last scrape.");
+        header(
+            &mut out,
+            "trent_store_up",
+            "gauge",
+            "1 if the store answered the last scrape.",
+        );
         let _ = writeln!(out, "trent_store_up {}", u8::from(counts.is_ok()));
         header(&mut out, "trent_keys", "gauge", "Keys by state.");
         for (state, count) in counts.unwrap_or_default() {
@@ -100,20 +193,35 @@ impl Metrics {
     }
 
     fn render_requests(&self, out: &mut String) {
-        let Ok(table) = self.operations.read() else { return };
+        let Ok(table) = self.operations.read() else {
+            return;
+        };
         let mut names: Vec<&&str> = table.keys().collect();
         names.sort();
-        header(out, "trent_requests_total", "counter", "KMS requests by operation and outcome (OK or the AWS error name).");
+        header(
+            out,
+            "trent_requests_total",
+            "counter",
+            "KMS requests by operation and outcome (OK or the AWS error name).",
+        );
         for name in &names {
             if let Ok(outcomes) = table[**name].outcomes.lock() {
                 let mut sorted: Vec<_> = outcomes.iter().collect();
                 sorted.sort();
                 for (outcome, n) in sorted {
-                    let _ = writeln!(out, "trent_requests_total{{operation=\"{name}\",outcome=\"{outcome}\"}} {n}");
+                    let _ = writeln!(
+                        out,
+                        "trent_requests_total{{operation=\"{name}\",outcome=\"{outcome}\"}} {n}"
+                    );
                 }
             }
         }
-        header(out, "trent_request_duration_seconds", "histogram", "KMS request latency, from body read to response.");
+        header(
+            out,
+            "trent_request_duration_seconds",
+            "histogram",
+            "KMS request latency, from body read to response.",
+        );
         for name in &names {
             let m = &table[**name];
             for (bound, bucket) in BUCKETS.iter().zip(&m.buckets) {
@@ -124,10 +232,19 @@ impl Metrics {
                 );
             }
             let count = m.count.load(Ordering::Relaxed);
-            let _ = writeln!(out, "trent_request_duration_seconds_bucket{{operation=\"{name}\",le=\"+Inf\"}} {count}");
+            let _ = writeln!(
+                out,
+                "trent_request_duration_seconds_bucket{{operation=\"{name}\",le=\"+Inf\"}} {count}"
+            );
             let sum = m.sum_micros.load(Ordering::Relaxed) as f64 / 1e6;
-            let _ = writeln!(out, "trent_request_duration_seconds_sum{{operation=\"{name}\"}} {sum}");
-            let _ = writeln!(out, "trent_request_duration_seconds_count{{operation=\"{name}\"}} {count}");
+            let _ = writeln!(
+                out,
+                "trent_request_duration_seconds_sum{{operation=\"{name}\"}} {sum}"
+            );
+            let _ = writeln!(
+                out,
+                "trent_request_duration_seconds_count{{operation=\"{name}\"}} {count}"
+            );
         }
     }
 }
@@ -147,15 +264,27 @@ mod tests {
         m.observe("Encrypt", "OK", Duration::from_micros(300));
         m.observe("Encrypt", "DisabledException", Duration::from_millis(3));
         for i in 0..100 {
-            m.observe(&format!("Bogus{i}"), "UnknownOperationException", Duration::from_micros(10));
+            m.observe(
+                &format!("Bogus{i}"),
+                "UnknownOperationException",
+                Duration::from_micros(10),
+            );
         }
         let mut out = String::new();
         m.render_requests(&mut out);
         assert!(out.contains("trent_requests_total{operation=\"Encrypt\",outcome=\"OK\"} 1"));
-        assert!(out.contains("trent_requests_total{operation=\"Encrypt\",outcome=\"DisabledException\"} 1"));
-        assert!(out.contains("trent_requests_total{operation=\"Unknown\",outcome=\"UnknownOperationException\"} 100"));
-        assert!(out.contains("trent_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"0.0005\"} 1"));
-        assert!(out.contains("trent_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"0.005\"} 2"));
+        assert!(out.contains(
+            "trent_requests_total{operation=\"Encrypt\",outcome=\"DisabledException\"} 1"
+        ));
+        assert!(out.contains(
+            "trent_requests_total{operation=\"Unknown\",outcome=\"UnknownOperationException\"} 100"
+        ));
+        assert!(out.contains(
+            "trent_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"0.0005\"} 1"
+        ));
+        assert!(out.contains(
+            "trent_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"0.005\"} 2"
+        ));
         assert!(!out.contains("Bogus"));
     }
 }

@@ -63,7 +63,12 @@ pub fn status(node: &Node) -> Result<Status, OperatorError> {
     let sealed = sealed_blob(node)?;
     let kind = sealed_kind(&sealed);
     let policy = ShamirSeal::policy(&sealed).ok();
-    let progress = node.pending_shares.shares.lock().map(|s| s.len()).unwrap_or(0);
+    let progress = node
+        .pending_shares
+        .shares
+        .lock()
+        .map(|s| s.len())
+        .unwrap_or(0);
     Ok(Status {
         sealed: !node.is_unsealed(),
         seal: kind,
@@ -91,15 +96,22 @@ pub fn submit_share(node: &Node, text: &str) -> Result<Status, OperatorError> {
     }
     let share = parse_share(&sealed, text)?;
     let ready = {
-        let mut pending = node.pending_shares.shares.lock().map_err(|_| ServerError::Sealed)?;
+        let mut pending = node
+            .pending_shares
+            .shares
+            .lock()
+            .map_err(|_| ServerError::Sealed)?;
         if !pending.iter().any(|s| s.id() == share.id()) {
             pending.push(share);
         }
-        let threshold = ShamirSeal::policy(&sealed).map(|p| usize::from(p.threshold)).unwrap_or(usize::MAX);
+        let threshold = ShamirSeal::policy(&sealed)
+            .map(|p| usize::from(p.threshold))
+            .unwrap_or(usize::MAX);
         (pending.len() >= threshold).then(|| std::mem::take(&mut *pending))
     };
     if let Some(shares) = ready {
-        let seal = ShamirSeal::from_shares(&sealed, &shares).map_err(|e| OperatorError::BadShare(e.to_string()))?;
+        let seal = ShamirSeal::from_shares(&sealed, &shares)
+            .map_err(|e| OperatorError::BadShare(e.to_string()))?;
         node.unseal(&seal)?;
         tracing::info!("unsealed with Shamir shares");
     }
@@ -112,7 +124,9 @@ pub fn seal(node: &Node, share_text: &str) -> Result<Status, OperatorError> {
     if sealed_kind(&sealed) == Some("shamir") {
         parse_share(&sealed, share_text)?;
     } else {
-        return Err(OperatorError::NotShamir(sealed_kind(&sealed).unwrap_or("unknown")));
+        return Err(OperatorError::NotShamir(
+            sealed_kind(&sealed).unwrap_or("unknown"),
+        ));
     }
     node.seal();
     tracing::warn!("sealed by an operator");
@@ -141,7 +155,10 @@ fn authorized(node: &Node, parts: &http::request::Parts) -> bool {
 
 /// `POST /_trent/operator/backup`: a backup file of the whole store, read
 /// in one consistent snapshot while traffic goes on.
-async fn backup(node: &std::sync::Arc<Node>, parts: &http::request::Parts) -> http::Response<crate::http::Body> {
+async fn backup(
+    node: &std::sync::Arc<Node>,
+    parts: &http::request::Parts,
+) -> http::Response<crate::http::Body> {
     use http::StatusCode;
     if !authorized(node, parts) {
         let body = serde_json::json!({"error": "a valid operator token is required (Authorization: Bearer …)"});
@@ -151,12 +168,17 @@ async fn backup(node: &std::sync::Arc<Node>, parts: &http::request::Parts) -> ht
     let made = tokio::task::spawn_blocking(move || -> Result<Vec<u8>, ServerError> {
         let root = worker.root()?;
         let snapshot = worker.store.export()?;
-        Ok(crate::backup::encode(&snapshot, &root, worker.clock.now_millis()))
+        Ok(crate::backup::encode(
+            &snapshot,
+            &root,
+            worker.clock.now_millis(),
+        ))
     })
     .await;
     match made {
         Ok(Ok(file)) => {
-            let mut response = http::Response::new(http_body_util::Full::new(bytes::Bytes::from(file)));
+            let mut response =
+                http::Response::new(http_body_util::Full::new(bytes::Bytes::from(file)));
             response.headers_mut().insert(
                 http::header::CONTENT_TYPE,
                 http::HeaderValue::from_static("application/octet-stream"),
@@ -165,7 +187,10 @@ async fn backup(node: &std::sync::Arc<Node>, parts: &http::request::Parts) -> ht
         }
         Ok(Err(e)) => {
             let body = serde_json::json!({"error": e.to_api().message});
-            crate::http::json(StatusCode::SERVICE_UNAVAILABLE, body.to_string().into_bytes())
+            crate::http::json(
+                StatusCode::SERVICE_UNAVAILABLE,
+                body.to_string().into_bytes(),
+            )
         }
         Err(_) => crate::http::plain(StatusCode::INTERNAL_SERVER_ERROR, "backup failed\n"),
     }
@@ -193,7 +218,9 @@ pub(crate) async fn route(
     let share = || {
         serde_json::from_slice::<ShareBody>(&body)
             .map(|b| zeroize::Zeroizing::new(b.share))
-            .map_err(|_| OperatorError::BadShare("the body must be {\"share\": \"trent-share-1-…\"}".into()))
+            .map_err(|_| {
+                OperatorError::BadShare("the body must be {\"share\": \"trent-share-1-…\"}".into())
+            })
     };
     let worker = node.clone();
     let result = match (method, path.as_str()) {
@@ -209,12 +236,21 @@ pub(crate) async fn route(
         _ => return crate::http::plain(StatusCode::NOT_FOUND, "not found\n"),
     };
     let (code, body) = match result {
-        Ok(status) => (StatusCode::OK, serde_json::to_vec(&status).unwrap_or_default()),
+        Ok(status) => (
+            StatusCode::OK,
+            serde_json::to_vec(&status).unwrap_or_default(),
+        ),
         Err(OperatorError::Server(e)) => {
             let api = e.to_api();
-            (StatusCode::INTERNAL_SERVER_ERROR, serde_json::to_vec(&serde_json::json!({"error": api.message})).unwrap_or_default())
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::to_vec(&serde_json::json!({"error": api.message})).unwrap_or_default(),
+            )
         }
-        Err(e) => (StatusCode::BAD_REQUEST, serde_json::to_vec(&serde_json::json!({"error": e.to_string()})).unwrap_or_default()),
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            serde_json::to_vec(&serde_json::json!({"error": e.to_string()})).unwrap_or_default(),
+        ),
     };
     crate::http::json(code, body)
 }

@@ -185,7 +185,9 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
 /// the path of a SQLite file.
 pub fn open(location: &str) -> Result<std::sync::Arc<dyn Store>> {
     if is_postgres_url(location) {
-        Ok(std::sync::Arc::new(postgres::PostgresStore::open(location)?))
+        Ok(std::sync::Arc::new(postgres::PostgresStore::open(
+            location,
+        )?))
     } else {
         Ok(std::sync::Arc::new(sqlite::SqliteStore::open(
             std::path::Path::new(location),

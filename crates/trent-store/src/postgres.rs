@@ -85,17 +85,21 @@ impl PostgresStore {
     /// Runs `op` until it succeeds, fails for good, or runs out of retries.
     fn with_retries<T: Send>(&self, mut op: impl FnMut() -> Result<T> + Send) -> Result<T> {
         off_runtime(move || {
-        let mut attempt = 0;
-        loop {
-            match op() {
-                Err(Error::Database(ref reason)) if is_retryable(reason) && attempt < RETRIES => {
-                    attempt += 1;
-                    std::thread::sleep(Duration::from_millis(5 << attempt.min(6)));
+            let mut attempt = 0;
+            loop {
+                match op() {
+                    Err(Error::Database(ref reason))
+                        if is_retryable(reason) && attempt < RETRIES =>
+                    {
+                        attempt += 1;
+                        std::thread::sleep(Duration::from_millis(5 << attempt.min(6)));
+                    }
+                    Err(Error::Database(reason)) => {
+                        return Err(Error::Database(strip_retry(reason)));
+                    }
+                    other => return other,
                 }
-                Err(Error::Database(reason)) => return Err(Error::Database(strip_retry(reason))),
-                other => return other,
             }
-        }
         })
     }
 
@@ -191,8 +195,11 @@ fn db(e: postgres::Error) -> Error {
 
 /// Publishes `change` to other nodes when the surrounding transaction commits.
 fn announce(tx: &mut Transaction<'_>, change: &Change) -> Result<()> {
-    tx.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &notify::encode(change)])
-        .map_err(db)?;
+    tx.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&CHANNEL, &notify::encode(change)],
+    )
+    .map_err(db)?;
     Ok(())
 }
 
@@ -258,6 +265,19 @@ impl Store for PostgresStore {
         })
     }
 
+    fn update_key_and_material_bytes(
+        &self,
+        key: &KeyRecord,
+        material_id: &str,
+        wrapped: &[u8],
+    ) -> Result<()> {
+        self.write(|tx| {
+            keys::update(tx, key)?;
+            keys::set_material_bytes(tx, &key.key_id, material_id, wrapped)?;
+            announce(tx, &Change::Key(key.key_id.clone()))
+        })
+    }
+
     fn materials(&self, key_id: &str) -> Result<Vec<MaterialRecord>> {
         self.read(|c| keys::materials(c, key_id))
     }
@@ -319,7 +339,10 @@ impl Store for PostgresStore {
     fn create_alias(&self, alias: &AliasRecord) -> Result<()> {
         self.write(|tx| {
             aliases::create(tx, alias)?;
-            announce(tx, &Change::alias(&alias.account_id, &alias.region, &alias.name))
+            announce(
+                tx,
+                &Change::alias(&alias.account_id, &alias.region, &alias.name),
+            )
         })
     }
 

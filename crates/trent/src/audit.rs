@@ -84,7 +84,7 @@ fn audit_dir(data_dir: &Path, explicit: Option<&Path>) -> PathBuf {
 }
 
 /// `90s`, `15m`, `6h`, `30d` (or plain seconds).
-fn parse_duration(text: &str) -> Result<Duration, String> {
+pub(crate) fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let (number, unit) = text.split_at(
         text.find(|c: char| !c.is_ascii_digit())

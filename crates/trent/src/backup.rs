@@ -21,7 +21,11 @@ pub(crate) struct BackupArgs {
     #[arg(long, default_value = "http://127.0.0.1:4599", env = "TRENT_ADDR")]
     addr: String,
     /// The operator token file (written to the data dir on first start).
-    #[arg(long, default_value = "./trent-data/operator-token", env = "TRENT_OPERATOR_TOKEN_FILE")]
+    #[arg(
+        long,
+        default_value = "./trent-data/operator-token",
+        env = "TRENT_OPERATOR_TOKEN_FILE"
+    )]
     token_file: PathBuf,
 }
 
@@ -39,24 +43,40 @@ pub(crate) struct RestoreArgs {
 
 pub(crate) fn backup(args: BackupArgs) -> Result<(), String> {
     let token = zeroize::Zeroizing::new(
-        std::fs::read_to_string(&args.token_file).map_err(|e| format!("reading {}: {e}", args.token_file.display()))?,
+        std::fs::read_to_string(&args.token_file)
+            .map_err(|e| format!("reading {}: {e}", args.token_file.display()))?,
     );
     let bearer = zeroize::Zeroizing::new(format!("Bearer {}", token.trim()));
-    let reply = client::call_with(&args.addr, "POST", "/_trent/operator/backup", "", &[("Authorization", &bearer)])?;
+    let reply = client::call_with(
+        &args.addr,
+        "POST",
+        "/_trent/operator/backup",
+        "",
+        &[("Authorization", &bearer)],
+    )?;
     if reply.status != 200 {
-        return Err(format!("the node refused the backup ({}): {}", reply.status, reply.text()));
+        return Err(format!(
+            "the node refused the backup ({}): {}",
+            reply.status,
+            reply.text()
+        ));
     }
     backup::decode(&reply.body).map_err(|e| format!("the node sent an unreadable backup: {e}"))?;
     let partial = args.out.with_extension("partial");
-    std::fs::write(&partial, &reply.body).map_err(|e| format!("writing {}: {e}", partial.display()))?;
-    std::fs::File::open(&partial).and_then(|f| f.sync_all()).map_err(|e| e.to_string())?;
-    std::fs::rename(&partial, &args.out).map_err(|e| format!("writing {}: {e}", args.out.display()))?;
+    std::fs::write(&partial, &reply.body)
+        .map_err(|e| format!("writing {}: {e}", partial.display()))?;
+    std::fs::File::open(&partial)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| e.to_string())?;
+    std::fs::rename(&partial, &args.out)
+        .map_err(|e| format!("writing {}: {e}", args.out.display()))?;
     println!("wrote {} ({} bytes)", args.out.display(), reply.body.len());
     Ok(())
 }
 
 pub(crate) fn restore(args: RestoreArgs) -> Result<(), String> {
-    let file = std::fs::read(&args.from).map_err(|e| format!("reading {}: {e}", args.from.display()))?;
+    let file =
+        std::fs::read(&args.from).map_err(|e| format!("reading {}: {e}", args.from.display()))?;
     let mut checked = backup::decode(&file).map_err(|e| format!("{}: {e}", args.from.display()))?;
     let sealed = checked
         .snapshot
@@ -76,23 +96,33 @@ pub(crate) fn restore(args: RestoreArgs) -> Result<(), String> {
             }
             Some(Box::new(DevFileSeal::new(key)))
         }
-        Some("passphrase") => passphrase_seal(&args.seal).ok().map(|s| Box::new(s) as Box<dyn Seal>),
+        Some("passphrase") => passphrase_seal(&args.seal)
+            .ok()
+            .map(|s| Box::new(s) as Box<dyn Seal>),
         _ => None,
     };
     match seal {
         Some(seal) => {
-            let root = seal.unseal(&sealed).map_err(|e| format!("opening the backup's root key: {e}"))?;
+            let root = seal
+                .unseal(&sealed)
+                .map_err(|e| format!("opening the backup's root key: {e}"))?;
             backup::check(&checked.pending, &root).map_err(|e| e.to_string())?;
             println!("integrity check passed");
         }
         None => {
-            checked.snapshot.meta.push((PENDING_CHECK_META.to_owned(), checked.pending.clone()));
+            checked
+                .snapshot
+                .meta
+                .push((PENDING_CHECK_META.to_owned(), checked.pending.clone()));
             println!("the integrity check will run when the node is unsealed");
         }
     }
     let store = open_store(&args.data_dir)?;
     store.import(&checked.snapshot).map_err(|e| match e {
-        trent_store::Error::AlreadyExists => format!("{} is not empty: restore into a new data dir", args.data_dir.display()),
+        trent_store::Error::AlreadyExists => format!(
+            "{} is not empty: restore into a new data dir",
+            args.data_dir.display()
+        ),
         other => other.to_string(),
     })?;
     println!(

@@ -39,7 +39,9 @@ pub(crate) fn call_with(
         .ok_or_else(|| format!("--addr must be http://HOST:PORT, not {addr} (operator commands over TLS are not supported yet)"))?
         .trim_end_matches('/');
     let mut stream = TcpStream::connect(host).map_err(|e| format!("connecting to {host}: {e}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(300))).map_err(|e| e.to_string())?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(300)))
+        .map_err(|e| e.to_string())?;
     let mut request = format!(
         "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
         body.len()
@@ -49,10 +51,17 @@ pub(crate) fn call_with(
     }
     request.push_str("\r\n");
     request.push_str(body);
-    stream.write_all(request.as_bytes()).map_err(|e| format!("sending to {host}: {e}"))?;
+    stream
+        .write_all(request.as_bytes())
+        .map_err(|e| format!("sending to {host}: {e}"))?;
     let mut raw = Vec::new();
-    stream.read_to_end(&mut raw).map_err(|e| format!("reading from {host}: {e}"))?;
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n").ok_or("malformed HTTP response")?;
+    stream
+        .read_to_end(&mut raw)
+        .map_err(|e| format!("reading from {host}: {e}"))?;
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or("malformed HTTP response")?;
     let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
     let status = head
         .split_whitespace()
@@ -60,7 +69,11 @@ pub(crate) fn call_with(
         .and_then(|s| s.parse().ok())
         .ok_or("malformed HTTP status line")?;
     let rest = &raw[split + 4..];
-    let body = if head.contains("transfer-encoding: chunked") { dechunk(rest) } else { rest.to_vec() };
+    let body = if head.contains("transfer-encoding: chunked") {
+        dechunk(rest)
+    } else {
+        rest.to_vec()
+    };
     Ok(Reply { status, body })
 }
 
@@ -68,7 +81,9 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(eol) = body.windows(2).position(|w| w == b"\r\n") {
         let size = String::from_utf8_lossy(&body[..eol]);
-        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { break };
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
         let rest = &body[eol + 2..];
         if n == 0 || rest.len() < n {
             break;

@@ -100,7 +100,11 @@ pub(crate) enum SealPlan {
 
 /// Builds the seal to use: the one asked for, or with `auto` the one the
 /// store was initialized with (dev for a new store).
-pub(crate) fn choose_seal(dir: &Path, store: &dyn Store, args: &SealArgs) -> Result<SealPlan, String> {
+pub(crate) fn choose_seal(
+    dir: &Path,
+    store: &dyn Store,
+    args: &SealArgs,
+) -> Result<SealPlan, String> {
     let existing = store
         .get_meta(SEALED_ROOT_META)
         .map_err(|e| e.to_string())?
@@ -175,12 +179,13 @@ fn read_passphrase(args: &SealArgs) -> Result<Zeroizing<String>, String> {
 /// Shamir-sealed store cannot be opened here: its shares go to the node.
 pub(crate) fn open_root(dir: &Path, store: &dyn Store, args: &SealArgs) -> Result<RootKey, String> {
     match choose_seal(dir, store, args)? {
-        SealPlan::Open(seal) => {
-            unseal_or_init(store, seal.as_ref()).map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))
-        }
-        SealPlan::AwaitShares => Err("this data dir is sealed with Shamir shares, which only a running node can \
+        SealPlan::Open(seal) => unseal_or_init(store, seal.as_ref())
+            .map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name())),
+        SealPlan::AwaitShares => Err(
+            "this data dir is sealed with Shamir shares, which only a running node can \
              combine; add credentials before `trent operator init`"
-            .into()),
+                .into(),
+        ),
     }
 }
 
@@ -274,7 +279,11 @@ pub(crate) fn credentials_remove(args: CredentialsRemoveArgs) -> Result<(), Stri
 
 /// On first start with no credentials, creates an account and an admin key,
 /// prints them once and writes them to `DIR/bootstrap-credentials` (0600).
-pub(crate) fn bootstrap_credentials(dir: &Path, store: &dyn Store, root: &RootKey) -> Result<(), String> {
+pub(crate) fn bootstrap_credentials(
+    dir: &Path,
+    store: &dyn Store,
+    root: &RootKey,
+) -> Result<(), String> {
     if !store
         .list_credentials()
         .map_err(|e| e.to_string())?
@@ -338,19 +347,27 @@ fn random_digits(n: usize) -> Result<String, String> {
 /// Operator commands that change or copy the whole store (backup) present it.
 pub(crate) fn ensure_operator_token(dir: &Path, store: &dyn Store) -> Result<(), String> {
     use trent_server::operator::OPERATOR_TOKEN_META;
-    if store.get_meta(OPERATOR_TOKEN_META).map_err(|e| e.to_string())?.is_some() {
+    if store
+        .get_meta(OPERATOR_TOKEN_META)
+        .map_err(|e| e.to_string())?
+        .is_some()
+    {
         return Ok(());
     }
     let mut raw = [0u8; 32];
     trent_crypto::random_bytes(&mut raw).map_err(|e| e.to_string())?;
     let token = Zeroizing::new(raw.iter().map(|b| format!("{b:02x}")).collect::<String>());
     let hash = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
-    if !store.put_meta_if_absent(OPERATOR_TOKEN_META, hash.as_ref()).map_err(|e| e.to_string())? {
+    if !store
+        .put_meta_if_absent(OPERATOR_TOKEN_META, hash.as_ref())
+        .map_err(|e| e.to_string())?
+    {
         return Ok(());
     }
     let path = dir.join("operator-token");
     let _ = std::fs::remove_file(&path);
-    trent_crypto::seal::write_private_file(&path, format!("{}\n", token.as_str()).as_bytes()).map_err(|e| e.to_string())?;
+    trent_crypto::seal::write_private_file(&path, format!("{}\n", token.as_str()).as_bytes())
+        .map_err(|e| e.to_string())?;
     println!("operator token written to {}", path.display());
     Ok(())
 }

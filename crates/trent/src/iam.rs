@@ -119,7 +119,9 @@ fn delete_policy(args: PolicyNameArgs) -> Result<(), String> {
 fn list_policies(args: PrincipalArgs) -> Result<(), String> {
     let arn = args.arn()?;
     let store = open_store(&args.dir.data_dir)?;
-    for (name, document) in read_identity_policies(store.as_ref(), &arn).map_err(|e| e.to_string())? {
+    for (name, document) in
+        read_identity_policies(store.as_ref(), &arn).map_err(|e| e.to_string())?
+    {
         println!("{name}\t{document}");
     }
     Ok(())

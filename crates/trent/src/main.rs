@@ -200,14 +200,21 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         Command::Serve(mut args) => {
-            let serve_matches = matches.subcommand_matches("serve").cloned().unwrap_or_default();
+            let serve_matches = matches
+                .subcommand_matches("serve")
+                .cloned()
+                .unwrap_or_default();
             match args.config.clone().map(|path| config::load(&path)) {
                 Some(Err(e)) => Err(e),
-                Some(Ok(file)) => config::apply(&mut args, &serve_matches, file).and_then(|()| serve::run(args)),
+                Some(Ok(file)) => {
+                    config::apply(&mut args, &serve_matches, file).and_then(|()| serve::run(args))
+                }
                 None => serve::run(args),
             }
         }
-        Command::Config(ConfigCommand::Check { config }) => config::load(&config).map(|c| println!("{} is valid: {c:?}", config.display())),
+        Command::Config(ConfigCommand::Check { config }) => {
+            config::load(&config).map(|c| println!("{} is valid: {c:?}", config.display()))
+        }
         Command::Credentials(CredentialsCommand::Add(args)) => data_dir::credentials_add(args),
         Command::Credentials(CredentialsCommand::List(args)) => data_dir::credentials_list(args),
         Command::Credentials(CredentialsCommand::Remove(args)) => {

@@ -88,22 +88,28 @@ fn init(args: InitArgs) -> Result<(), String> {
     check_public_keys(&args.public_keys, args.out_dir.as_ref(), args.shares)?;
     let dir = &args.dir.data_dir;
     let store = open_store(dir)?;
-    if let Some(sealed) = store.get_meta(SEALED_ROOT_META).map_err(|e| e.to_string())? {
-        if trent_crypto::seal::sealed_kind(&sealed) == Some("shamir") {
-            return Err("this data dir is already sealed with Shamir shares".into());
-        }
+    if let Some(sealed) = store
+        .get_meta(SEALED_ROOT_META)
+        .map_err(|e| e.to_string())?
+        && trent_crypto::seal::sealed_kind(&sealed) == Some("shamir")
+    {
+        return Err("this data dir is already sealed with Shamir shares".into());
     }
     // The current root key (created now on a new data dir), re-sealed under a
     // fresh unseal key that only the shares can rebuild.
     let root = open_root(dir, store.as_ref(), &args.current)?;
-    let (seal, shares) = ShamirSeal::generate(args.shares, args.threshold).map_err(|e| e.to_string())?;
+    let (seal, shares) =
+        ShamirSeal::generate(args.shares, args.threshold).map_err(|e| e.to_string())?;
     let sealed = seal.seal(&root).map_err(|e| e.to_string())?;
     bootstrap_credentials(dir, store.as_ref(), &root)?;
     write_shares(&args, &shares)?;
-    store.put_meta(SEALED_ROOT_META, &sealed).map_err(|e| e.to_string())?;
+    store
+        .put_meta(SEALED_ROOT_META, &sealed)
+        .map_err(|e| e.to_string())?;
     let dev_key = dir.join("dev-seal.key");
     if dev_key.exists() {
-        std::fs::remove_file(&dev_key).map_err(|e| format!("removing {}: {e}", dev_key.display()))?;
+        std::fs::remove_file(&dev_key)
+            .map_err(|e| format!("removing {}: {e}", dev_key.display()))?;
     }
     println!(
         "sealed with {} shares, {} needed to unseal. Start the server, then run `trent operator unseal` {} times.",
@@ -133,10 +139,13 @@ fn rekey(args: RekeyArgs) -> Result<(), String> {
     }
     let old = ShamirSeal::from_shares(&sealed, &current).map_err(|e| e.to_string())?;
     let root = old.unseal(&sealed).map_err(|e| e.to_string())?;
-    let (seal, shares) = ShamirSeal::generate(args.shares, args.threshold).map_err(|e| e.to_string())?;
+    let (seal, shares) =
+        ShamirSeal::generate(args.shares, args.threshold).map_err(|e| e.to_string())?;
     let resealed = seal.seal(&root).map_err(|e| e.to_string())?;
     write_share_files(args.out_dir.as_ref(), &args.public_keys, &shares)?;
-    store.put_meta(SEALED_ROOT_META, &resealed).map_err(|e| e.to_string())?;
+    store
+        .put_meta(SEALED_ROOT_META, &resealed)
+        .map_err(|e| e.to_string())?;
     println!(
         "rekeyed: {} new shares, {} needed. The old shares no longer open this store.",
         args.shares, args.threshold
@@ -144,7 +153,11 @@ fn rekey(args: RekeyArgs) -> Result<(), String> {
     Ok(())
 }
 
-fn check_public_keys(keys: &[PathBuf], out_dir: Option<&PathBuf>, shares: u8) -> Result<(), String> {
+fn check_public_keys(
+    keys: &[PathBuf],
+    out_dir: Option<&PathBuf>,
+    shares: u8,
+) -> Result<(), String> {
     if keys.is_empty() {
         return Ok(());
     }
@@ -152,7 +165,10 @@ fn check_public_keys(keys: &[PathBuf], out_dir: Option<&PathBuf>, shares: u8) ->
         return Err("--public-keys needs --out-dir".into());
     }
     if keys.len() != usize::from(shares) {
-        return Err(format!("--public-keys lists {} keys for {shares} shares", keys.len()));
+        return Err(format!(
+            "--public-keys lists {} keys for {shares} shares",
+            keys.len()
+        ));
     }
     Ok(())
 }
@@ -177,11 +193,16 @@ fn write_share_files(
     for (i, share) in shares.iter().enumerate() {
         let (path, bytes) = match public_keys.get(i) {
             Some(key_path) => {
-                let pem = std::fs::read_to_string(key_path).map_err(|e| format!("reading {}: {e}", key_path.display()))?;
-                let sealed = encrypt_share_to(&pem, share).map_err(|e| format!("{}: {e}", key_path.display()))?;
+                let pem = std::fs::read_to_string(key_path)
+                    .map_err(|e| format!("reading {}: {e}", key_path.display()))?;
+                let sealed = encrypt_share_to(&pem, share)
+                    .map_err(|e| format!("{}: {e}", key_path.display()))?;
                 (out.join(format!("share-{}.enc", i + 1)), sealed)
             }
-            None => (out.join(format!("share-{}.txt", i + 1)), format!("{}\n", share.to_text().as_str()).into_bytes()),
+            None => (
+                out.join(format!("share-{}.txt", i + 1)),
+                format!("{}\n", share.to_text().as_str()).into_bytes(),
+            ),
         };
         trent_crypto::seal::write_private_file(&path, &bytes).map_err(|e| e.to_string())?;
         println!("wrote {}", path.display());
@@ -192,19 +213,35 @@ fn write_share_files(
 fn post_share(addr: &str, path: &str, share: &str) -> Result<serde_json::Value, String> {
     let body = serde_json::json!({ "share": share.trim() }).to_string();
     let reply = client::call(addr, "POST", path, &body)?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&reply.body).map_err(|_| format!("unexpected reply: {}", reply.text()))?;
+    let value: serde_json::Value = serde_json::from_slice(&reply.body)
+        .map_err(|_| format!("unexpected reply: {}", reply.text()))?;
     if reply.status != 200 {
-        return Err(value.get("error").and_then(|e| e.as_str()).map(str::to_owned).unwrap_or_else(|| reply.text()));
+        return Err(value
+            .get("error")
+            .and_then(|e| e.as_str())
+            .map(str::to_owned)
+            .unwrap_or_else(|| reply.text()));
     }
     Ok(value)
 }
 
 fn print_status(value: &serde_json::Value) {
-    let sealed = value.get("sealed").and_then(|v| v.as_bool()).unwrap_or(true);
-    let seal = value.get("seal").and_then(|v| v.as_str()).unwrap_or("unknown");
-    print!("{} (seal: {seal}", if sealed { "sealed" } else { "unsealed" });
-    if let (Some(t), Some(n)) = (value.get("threshold").and_then(|v| v.as_u64()), value.get("shares").and_then(|v| v.as_u64())) {
+    let sealed = value
+        .get("sealed")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(true);
+    let seal = value
+        .get("seal")
+        .and_then(|v| v.as_str())
+        .unwrap_or("unknown");
+    print!(
+        "{} (seal: {seal}",
+        if sealed { "sealed" } else { "unsealed" }
+    );
+    if let (Some(t), Some(n)) = (
+        value.get("threshold").and_then(|v| v.as_u64()),
+        value.get("shares").and_then(|v| v.as_u64()),
+    ) {
         let progress = value.get("progress").and_then(|v| v.as_u64()).unwrap_or(0);
         print!(", shares submitted {progress}/{t}, {n} made");
     }
@@ -236,20 +273,29 @@ fn unseal(addr: &str) -> Result<(), String> {
             }
         }
     }
-    if failures > 0 { Err(format!("{failures} share(s) refused; the node is still sealed")) } else { Ok(()) }
+    if failures > 0 {
+        Err(format!(
+            "{failures} share(s) refused; the node is still sealed"
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 fn seal(addr: &str) -> Result<(), String> {
     let mut line = zeroize::Zeroizing::new(String::new());
-    std::io::stdin().lock().read_line(&mut line).map_err(|e| e.to_string())?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
     print_status(&post_share(addr, "/_trent/operator/seal", &line)?);
     Ok(())
 }
 
 fn status(addr: &str) -> Result<(), String> {
     let reply = client::call(addr, "GET", "/_trent/operator/status", "")?;
-    let value: serde_json::Value =
-        serde_json::from_slice(&reply.body).map_err(|_| format!("unexpected reply: {}", reply.text()))?;
+    let value: serde_json::Value = serde_json::from_slice(&reply.body)
+        .map_err(|_| format!("unexpected reply: {}", reply.text()))?;
     print_status(&value);
     Ok(())
 }

@@ -8,7 +8,9 @@ use std::sync::Arc;
 use trent_server::node::{AuthMode, Node, NodeConfig};
 
 use crate::ServeArgs;
-use crate::data_dir::{SealPlan, bootstrap_credentials, choose_seal, ensure_operator_token, open_store};
+use crate::data_dir::{
+    SealPlan, bootstrap_credentials, choose_seal, ensure_operator_token, open_store,
+};
 
 pub(crate) fn run(args: ServeArgs) -> Result<(), String> {
     init_logging(args.log_json);
@@ -85,8 +87,13 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
             }
         }
         SealPlan::Open(seal) => {
-            node.unseal(seal.as_ref()).map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))?;
-            bootstrap_credentials(&args.data_dir, store.as_ref(), &*node.root().map_err(|e| e.to_string())?)?;
+            node.unseal(seal.as_ref())
+                .map_err(|e| format!("unsealing the root key ({} seal): {e}", seal.name()))?;
+            bootstrap_credentials(
+                &args.data_dir,
+                store.as_ref(),
+                &*node.root().map_err(|e| e.to_string())?,
+            )?;
         }
         SealPlan::AwaitShares => tracing::warn!(
             "sealed: the root key needs Shamir shares; submit them with `trent operator unseal --addr http://{}`",

@@ -221,7 +221,8 @@ impl Condition {
             };
         };
         // One request value against the listed values, negation applied.
-        let test = |v: &String| self.values.iter().any(|p| compare(self.operator, v, p)) != self.negated;
+        let test =
+            |v: &String| self.values.iter().any(|p| compare(self.operator, v, p)) != self.negated;
         match self.qualifier {
             Some(SetQualifier::ForAllValues) => actual.iter().all(test),
             Some(SetQualifier::ForAnyValue) => actual.iter().any(test),
@@ -238,12 +239,18 @@ fn compare(operator: Operator, actual: &str, policy: &str) -> bool {
         StringEquals => actual == policy,
         StringEqualsIgnoreCase => actual.eq_ignore_ascii_case(policy),
         StringLike | ArnLike => super::glob(policy, actual, false),
-        NumericEquals | NumericLessThan | NumericLessThanEquals | NumericGreaterThan
+        NumericEquals
+        | NumericLessThan
+        | NumericLessThanEquals
+        | NumericGreaterThan
         | NumericGreaterThanEquals => match (actual.parse::<f64>(), policy.parse::<f64>()) {
             (Ok(a), Ok(p)) => ordered(operator, a.partial_cmp(&p)),
             _ => false,
         },
-        DateEquals | DateLessThan | DateLessThanEquals | DateGreaterThan
+        DateEquals
+        | DateLessThan
+        | DateLessThanEquals
+        | DateGreaterThan
         | DateGreaterThanEquals => match (date(actual), date(policy)) {
             (Some(a), Some(p)) => ordered(operator, Some(a.cmp(&p))),
             _ => false,
@@ -258,8 +265,8 @@ fn compare(operator: Operator, actual: &str, policy: &str) -> bool {
 }
 
 fn ordered(operator: Operator, order: Option<std::cmp::Ordering>) -> bool {
-    use std::cmp::Ordering::*;
     use Operator::*;
+    use std::cmp::Ordering::*;
     let Some(o) = order else { return false };
     match operator {
         NumericEquals | DateEquals => o == Equal,
@@ -346,7 +353,12 @@ mod tests {
     fn keys(pairs: &[(&str, &[&str])]) -> ConditionValues {
         pairs
             .iter()
-            .map(|(k, v)| (k.to_ascii_lowercase(), v.iter().map(|s| s.to_string()).collect()))
+            .map(|(k, v)| {
+                (
+                    k.to_ascii_lowercase(),
+                    v.iter().map(|s| s.to_string()).collect(),
+                )
+            })
             .collect()
     }
 
@@ -362,21 +374,45 @@ mod tests {
         assert!(!all(&eq, &keys(&[])));
         let ne = block(json!({"StringNotEquals": {"kms:CallerAccount": "111122223333"}}));
         assert!(all(&ne, &keys(&[])));
-        assert!(!all(&ne, &keys(&[("kms:CallerAccount", &["111122223333"])])));
+        assert!(!all(
+            &ne,
+            &keys(&[("kms:CallerAccount", &["111122223333"])])
+        ));
         let like = block(json!({"StringLike": {"kms:RequestAlias": "alias/app-*"}}));
-        assert!(all(&like, &keys(&[("kms:RequestAlias", &["alias/app-one"])])));
-        assert!(!all(&like, &keys(&[("kms:RequestAlias", &["alias/other"])])));
-        let if_exists = block(json!({"StringEqualsIfExists": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}));
+        assert!(all(
+            &like,
+            &keys(&[("kms:RequestAlias", &["alias/app-one"])])
+        ));
+        assert!(!all(
+            &like,
+            &keys(&[("kms:RequestAlias", &["alias/other"])])
+        ));
+        let if_exists = block(
+            json!({"StringEqualsIfExists": {"kms:ViaService": "s3.us-east-1.amazonaws.com"}}),
+        );
         assert!(all(&if_exists, &keys(&[])));
-        assert!(!all(&if_exists, &keys(&[("kms:ViaService", &["ec2.us-east-1.amazonaws.com"])])));
-        let ic = block(json!({"StringEqualsIgnoreCase": {"aws:PrincipalArn": "ARN:AWS:IAM::111122223333:USER/ALICE"}}));
-        assert!(all(&ic, &keys(&[("aws:PrincipalArn", &["arn:aws:iam::111122223333:user/alice"])])));
+        assert!(!all(
+            &if_exists,
+            &keys(&[("kms:ViaService", &["ec2.us-east-1.amazonaws.com"])])
+        ));
+        let ic = block(
+            json!({"StringEqualsIgnoreCase": {"aws:PrincipalArn": "ARN:AWS:IAM::111122223333:USER/ALICE"}}),
+        );
+        assert!(all(
+            &ic,
+            &keys(&[(
+                "aws:PrincipalArn",
+                &["arn:aws:iam::111122223333:user/alice"]
+            )])
+        ));
     }
 
     #[test]
     fn set_qualifiers() {
-        let any = block(json!({"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": ["a", "b"]}}));
-        let all_of = block(json!({"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["a", "b"]}}));
+        let any =
+            block(json!({"ForAnyValue:StringEquals": {"kms:EncryptionContextKeys": ["a", "b"]}}));
+        let all_of =
+            block(json!({"ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["a", "b"]}}));
         let ab = keys(&[("kms:EncryptionContextKeys", &["a", "c"])]);
         assert!(all(&any, &ab));
         assert!(!all(&all_of, &ab));
@@ -392,8 +428,14 @@ mod tests {
         assert!(all(&n, &keys(&[("kms:X", &["10"])])));
         assert!(!all(&n, &keys(&[("kms:X", &["11"])])));
         let d = block(json!({"DateLessThan": {"aws:CurrentTime": "2030-01-01T00:00:00Z"}}));
-        assert!(all(&d, &keys(&[("aws:CurrentTime", &["2026-11-29T12:00:00Z"])])));
-        assert!(!all(&d, &keys(&[("aws:CurrentTime", &["2031-01-01T00:00:00Z"])])));
+        assert!(all(
+            &d,
+            &keys(&[("aws:CurrentTime", &["2026-11-29T12:00:00Z"])])
+        ));
+        assert!(!all(
+            &d,
+            &keys(&[("aws:CurrentTime", &["2031-01-01T00:00:00Z"])])
+        ));
         let b = block(json!({"Bool": {"aws:SecureTransport": true}}));
         assert!(all(&b, &keys(&[("aws:SecureTransport", &["true"])])));
         assert!(!all(&b, &keys(&[("aws:SecureTransport", &["false"])])));

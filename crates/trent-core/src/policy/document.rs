@@ -158,7 +158,11 @@ fn statement(value: &Value, kind: PolicyKind) -> Result<Statement, Error> {
     let effect = match object.get("Effect").and_then(Value::as_str) {
         Some("Allow") => Effect::Allow,
         Some("Deny") => Effect::Deny,
-        _ => return Err(malformed("Each Statement must have an Effect of Allow or Deny.")),
+        _ => {
+            return Err(malformed(
+                "Each Statement must have an Effect of Allow or Deny.",
+            ));
+        }
     };
     let principal = either(object, "Principal", "NotPrincipal", principals)?;
     match (kind, &principal) {
@@ -183,7 +187,9 @@ fn statement(value: &Value, kind: PolicyKind) -> Result<Statement, Error> {
         strings(v, "Resource")
     })?;
     if resource.is_none() {
-        return Err(malformed("Each Statement must have a Resource or NotResource."));
+        return Err(malformed(
+            "Each Statement must have a Resource or NotResource.",
+        ));
     }
     let conditions = match object.get("Condition") {
         None => Vec::new(),

@@ -185,8 +185,7 @@ fn applicable<'p>(
 ) -> impl Iterator<Item = &'p Statement> + 'p {
     policy.statements.iter().filter(move |s| {
         matcher(&s.action, |p| super::glob(p, request.action, true))
-            && s
-                .resource
+            && s.resource
                 .as_ref()
                 .is_none_or(|r| matcher(r, |p| super::glob(p, request.resource, false)))
             && s.conditions.iter().all(|c| c.holds(request.conditions))

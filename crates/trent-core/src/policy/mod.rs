@@ -59,8 +59,7 @@ pub fn check_lockout(
     match evaluate(&request, Some(policy), identity_policies, false) {
         Decision::Allow => Ok(()),
         Decision::Deny(_) => Err(Error::MalformedPolicy(
-            "The new key policy will not allow you to update the key policy in the future."
-                .into(),
+            "The new key policy will not allow you to update the key policy in the future.".into(),
         )),
     }
 }
@@ -68,7 +67,13 @@ pub fn check_lockout(
 /// IAM wildcard matching: `*` matches any run of characters, `?` one.
 /// Actions match case-insensitively, resources and condition values do not.
 pub fn glob(pattern: &str, text: &str, ignore_case: bool) -> bool {
-    let fold = |c: char| if ignore_case { c.to_ascii_lowercase() } else { c };
+    let fold = |c: char| {
+        if ignore_case {
+            c.to_ascii_lowercase()
+        } else {
+            c
+        }
+    };
     let p: Vec<char> = pattern.chars().map(fold).collect();
     let t: Vec<char> = text.chars().map(fold).collect();
     let (mut pi, mut ti) = (0, 0);

@@ -13,7 +13,9 @@ const KEY: &str = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56e
 fn principal(account: &str, kind: PrincipalKind, name: &str) -> Principal {
     let arn = match &kind {
         PrincipalKind::Root => format!("arn:aws:iam::{account}:root"),
-        PrincipalKind::AssumedRole { .. } => format!("arn:aws:sts::{account}:assumed-role/{name}/s1"),
+        PrincipalKind::AssumedRole { .. } => {
+            format!("arn:aws:sts::{account}:assumed-role/{name}/s1")
+        }
         _ => format!("arn:aws:iam::{account}:user/{name}"),
     };
     Principal {
@@ -65,19 +67,28 @@ fn root_and_delegation_to_identity_policies() {
     let none = ConditionValues::new();
     let root = principal(ACCT, PrincipalKind::Root, "");
     let alice = principal(ACCT, PrincipalKind::User, "alice");
-    assert_eq!(decide(&root, "kms:Encrypt", Some(&kp), &[], &none), Decision::Allow);
+    assert_eq!(
+        decide(&root, "kms:Encrypt", Some(&kp), &[], &none),
+        Decision::Allow
+    );
     assert_eq!(
         decide(&alice, "kms:Encrypt", Some(&kp), &[], &none),
         Decision::Deny(DenyReason::NoIdentityPolicyAllows)
     );
     let ids = [identity(ID_ENCRYPT)];
-    assert_eq!(decide(&alice, "kms:Encrypt", Some(&kp), &ids, &none), Decision::Allow);
+    assert_eq!(
+        decide(&alice, "kms:Encrypt", Some(&kp), &ids, &none),
+        Decision::Allow
+    );
     assert_eq!(
         decide(&alice, "kms:Decrypt", Some(&kp), &ids, &none),
         Decision::Deny(DenyReason::NoIdentityPolicyAllows)
     );
     // Keyless operations: identity policies decide; root may.
-    assert_eq!(decide(&root, "kms:CreateKey", None, &[], &none), Decision::Allow);
+    assert_eq!(
+        decide(&root, "kms:CreateKey", None, &[], &none),
+        Decision::Allow
+    );
     assert_eq!(
         decide(&alice, "kms:CreateKey", None, &ids, &none),
         Decision::Deny(DenyReason::NoIdentityPolicyAllows)
@@ -92,12 +103,17 @@ fn key_policy_without_root_ignores_identity_policies() {
     let none = ConditionValues::new();
     let alice = principal(ACCT, PrincipalKind::User, "alice");
     let bob = principal(ACCT, PrincipalKind::User, "bob");
-    let all = [identity(r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"}"#)];
+    let all = [identity(
+        r#"{"Effect":"Allow","Action":"kms:*","Resource":"*"}"#,
+    )];
     assert_eq!(
         decide(&alice, "kms:Decrypt", Some(&kp), &all, &none),
         Decision::Deny(DenyReason::NoResourcePolicyAllows)
     );
-    assert_eq!(decide(&bob, "kms:Decrypt", Some(&kp), &[], &none), Decision::Allow);
+    assert_eq!(
+        decide(&bob, "kms:Decrypt", Some(&kp), &[], &none),
+        Decision::Allow
+    );
     // Even the root is locked out when the policy does not name it.
     let root = principal(ACCT, PrincipalKind::Root, "");
     assert_eq!(
@@ -112,10 +128,20 @@ fn explicit_denies_win() {
         r#"{ROOT_ALL},{{"Effect":"Deny","Principal":"*","Action":"kms:Decrypt","Resource":"*","Condition":{{"StringNotEquals":{{"kms:EncryptionContext:app":"billing"}}}}}}"#
     ));
     let root = principal(ACCT, PrincipalKind::Root, "");
-    let billing: ConditionValues = [("kms:encryptioncontext:app".into(), vec!["billing".into()])].into();
-    assert_eq!(decide(&root, "kms:Decrypt", Some(&kp), &[], &billing), Decision::Allow);
+    let billing: ConditionValues =
+        [("kms:encryptioncontext:app".into(), vec!["billing".into()])].into();
     assert_eq!(
-        decide(&root, "kms:Decrypt", Some(&kp), &[], &ConditionValues::new()),
+        decide(&root, "kms:Decrypt", Some(&kp), &[], &billing),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(
+            &root,
+            "kms:Decrypt",
+            Some(&kp),
+            &[],
+            &ConditionValues::new()
+        ),
         Decision::Deny(DenyReason::ExplicitDenyInResourcePolicy)
     );
     let alice = principal(ACCT, PrincipalKind::User, "alice");
@@ -153,12 +179,27 @@ fn cross_account_needs_both() {
         Decision::Deny(DenyReason::NoIdentityPolicyAllows)
     );
     assert_eq!(
-        decide(&carol, "kms:Encrypt", Some(&kp), &[identity(ID_ENCRYPT)], &none),
+        decide(
+            &carol,
+            "kms:Encrypt",
+            Some(&kp),
+            &[identity(ID_ENCRYPT)],
+            &none
+        ),
         Decision::Allow
     );
-    assert_eq!(decide(&other_root, "kms:Decrypt", Some(&kp), &[], &none), Decision::Allow);
     assert_eq!(
-        decide(&other_root, "kms:ScheduleKeyDeletion", Some(&kp), &[], &none),
+        decide(&other_root, "kms:Decrypt", Some(&kp), &[], &none),
+        Decision::Allow
+    );
+    assert_eq!(
+        decide(
+            &other_root,
+            "kms:ScheduleKeyDeletion",
+            Some(&kp),
+            &[],
+            &none
+        ),
         Decision::Deny(DenyReason::NoResourcePolicyAllows)
     );
     // Keyless operations never reach into another account.
@@ -169,7 +210,10 @@ fn cross_account_needs_both() {
         resource_account: ACCT,
         conditions: &none,
     };
-    assert!(matches!(evaluate(&request, None, &[], false), Decision::Deny(_)));
+    assert!(matches!(
+        evaluate(&request, None, &[], false),
+        Decision::Deny(_)
+    ));
 }
 
 #[test]
@@ -194,12 +238,18 @@ fn roles_services_and_not_forms() {
         },
         "s3",
     );
-    assert_eq!(decide(&session, "kms:DescribeKey", Some(&kp), &[], &none), Decision::Allow);
+    assert_eq!(
+        decide(&session, "kms:DescribeKey", Some(&kp), &[], &none),
+        Decision::Allow
+    );
     assert_eq!(
         decide(&session, "kms:Encrypt", Some(&kp), &[], &none),
         Decision::Deny(DenyReason::NoResourcePolicyAllows)
     );
-    assert_eq!(decide(&s3, "kms:Encrypt", Some(&kp), &[], &none), Decision::Allow);
+    assert_eq!(
+        decide(&s3, "kms:Encrypt", Some(&kp), &[], &none),
+        Decision::Allow
+    );
     assert_eq!(
         decide(&s3, "kms:ScheduleKeyDeletion", Some(&kp), &[], &none),
         Decision::Deny(DenyReason::NoResourcePolicyAllows)
@@ -223,7 +273,13 @@ fn resources_and_action_wildcards() {
     ));
     let root = principal(ACCT, PrincipalKind::Root, "");
     assert!(matches!(
-        decide(&root, "kms:Encrypt", Some(&kp), &[], &ConditionValues::new()),
+        decide(
+            &root,
+            "kms:Encrypt",
+            Some(&kp),
+            &[],
+            &ConditionValues::new()
+        ),
         Decision::Deny(_)
     ));
 }
@@ -268,7 +324,11 @@ fn arb_statement(identity: bool) -> impl Strategy<Value = String> {
     ];
     (effect, action, not_action, principal, condition).prop_map(move |(e, a, n, p, c)| {
         let act = if n { "NotAction" } else { "Action" };
-        let who = if identity { String::new() } else { format!(r#","Principal":{p}"#) };
+        let who = if identity {
+            String::new()
+        } else {
+            format!(r#","Principal":{p}"#)
+        };
         format!(r#"{{"Effect":"{e}"{who},"{act}":"{a}","Resource":"*"{c}}}"#)
     })
 }
@@ -288,7 +348,12 @@ fn arb_principal() -> impl Strategy<Value = Principal> {
 }
 
 fn arb_request() -> impl Strategy<Value = (Principal, &'static str, ConditionValues)> {
-    let action = prop_oneof![Just("kms:Encrypt"), Just("kms:Decrypt"), Just("kms:DescribeKey"), Just("kms:GenerateDataKey")];
+    let action = prop_oneof![
+        Just("kms:Encrypt"),
+        Just("kms:Decrypt"),
+        Just("kms:DescribeKey"),
+        Just("kms:GenerateDataKey")
+    ];
     let context = prop_oneof![
         Just(ConditionValues::new()),
         Just([("kms:encryptioncontext:app".to_owned(), vec!["x".to_owned()])].into()),

@@ -92,7 +92,9 @@ pub(super) fn sign(
         caller,
         "Sign",
         Some(&key.record),
-        Conditions::new().set("kms:SigningAlgorithm", algorithm.as_str()).request_alias(key_arg),
+        Conditions::new()
+            .set("kms:SigningAlgorithm", algorithm.as_str())
+            .request_alias(key_arg),
     )?;
     signing_request(&key, "Sign", algorithm, message_type, message)?;
     dry_run(req.dry_run)?;
@@ -127,7 +129,9 @@ pub(super) fn verify(
         caller,
         "Verify",
         Some(&key.record),
-        Conditions::new().set("kms:SigningAlgorithm", algorithm.as_str()).request_alias(key_arg),
+        Conditions::new()
+            .set("kms:SigningAlgorithm", algorithm.as_str())
+            .request_alias(key_arg),
     )?;
     signing_request(&key, "Verify", algorithm, message_type, message)?;
     dry_run(req.dry_run)?;
@@ -211,7 +215,9 @@ pub(super) fn derive_shared_secret(
         caller,
         "DeriveSharedSecret",
         Some(&key.record),
-        Conditions::new().set("kms:KeyAgreementAlgorithm", algorithm.as_str()).request_alias(key_arg),
+        Conditions::new()
+            .set("kms:KeyAgreementAlgorithm", algorithm.as_str())
+            .request_alias(key_arg),
     )?;
     key.record.check_state(StateUse::Cryptographic)?;
     key.record

@@ -20,8 +20,8 @@ use trent_proto::ops::{self as wire, OutBlob};
 use zeroize::Zeroizing;
 
 use super::{Caller, dry_run, enum_arg, load_key, off_executor, required};
-use crate::cache::LoadedKey;
 use crate::authz::{Conditions, authorize};
+use crate::cache::LoadedKey;
 use crate::error::{ServerError, api, validation};
 use crate::node::Node;
 

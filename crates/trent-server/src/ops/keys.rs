@@ -367,7 +367,13 @@ pub(super) fn schedule_key_deletion(
     let now = node.clock.now_millis();
     let window = req.pending_window_in_days;
     let record = update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
-        authorize(node, caller, "ScheduleKeyDeletion", Some(k), Conditions::new())?;
+        authorize(
+            node,
+            caller,
+            "ScheduleKeyDeletion",
+            Some(k),
+            Conditions::new(),
+        )?;
         Ok(k.schedule_deletion(window, now)?)
     })?;
     Ok(wire::ScheduleKeyDeletionResponse {
@@ -384,7 +390,13 @@ pub(super) fn cancel_key_deletion(
     req: wire::KeyIdRequest,
 ) -> Result<wire::KeyIdResponse, ServerError> {
     let record = update_key(node, caller, key_id_arg(&req)?, |k| {
-        authorize(node, caller, "CancelKeyDeletion", Some(k), Conditions::new())?;
+        authorize(
+            node,
+            caller,
+            "CancelKeyDeletion",
+            Some(k),
+            Conditions::new(),
+        )?;
         Ok(k.cancel_deletion()?)
     })?;
     Ok(wire::KeyIdResponse {
@@ -400,7 +412,13 @@ pub(super) fn update_key_description(
     let description = required(&req.description, "description")?.clone();
     check_description(&description)?;
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
-        authorize(node, caller, "UpdateKeyDescription", Some(k), Conditions::new())?;
+        authorize(
+            node,
+            caller,
+            "UpdateKeyDescription",
+            Some(k),
+            Conditions::new(),
+        )?;
         k.check_state(StateUse::Manage)?;
         k.description = description.clone();
         Ok(())
@@ -444,7 +462,13 @@ pub(super) fn list_resource_tags(
 ) -> Result<wire::ListResourceTagsResponse, ServerError> {
     let limit = page_limit(req.limit)?;
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
-    authorize(node, caller, "ListResourceTags", Some(&record), Conditions::new())?;
+    authorize(
+        node,
+        caller,
+        "ListResourceTags",
+        Some(&record),
+        Conditions::new(),
+    )?;
     let start = parse_index_marker(req.marker.as_deref())?;
     let tags: Vec<wire::Tag> = record
         .tags
@@ -490,7 +514,13 @@ pub(super) fn get_key_policy(
 ) -> Result<wire::GetKeyPolicyResponse, ServerError> {
     check_policy_name(&req.policy_name)?;
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
-    authorize(node, caller, "GetKeyPolicy", Some(&record), Conditions::new())?;
+    authorize(
+        node,
+        caller,
+        "GetKeyPolicy",
+        Some(&record),
+        Conditions::new(),
+    )?;
     Ok(wire::GetKeyPolicyResponse {
         policy: record.policy,
         policy_name: "default".into(),
@@ -525,7 +555,13 @@ pub(super) fn list_key_policies(
 ) -> Result<wire::ListKeyPoliciesResponse, ServerError> {
     page_limit(req.limit)?;
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
-    authorize(node, caller, "ListKeyPolicies", Some(&record), Conditions::new())?;
+    authorize(
+        node,
+        caller,
+        "ListKeyPolicies",
+        Some(&record),
+        Conditions::new(),
+    )?;
     Ok(wire::ListKeyPoliciesResponse {
         policy_names: vec!["default".into()],
         next_marker: None,

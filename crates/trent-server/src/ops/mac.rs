@@ -58,7 +58,9 @@ pub(super) fn generate_mac(
         caller,
         "GenerateMac",
         Some(&key.record),
-        Conditions::new().set("kms:MacAlgorithm", algorithm.as_str()).request_alias(key_arg),
+        Conditions::new()
+            .set("kms:MacAlgorithm", algorithm.as_str())
+            .request_alias(key_arg),
     )?;
     mac_request(&key, "GenerateMac", algorithm)?;
     dry_run(req.dry_run)?;
@@ -85,7 +87,9 @@ pub(super) fn verify_mac(
         caller,
         "VerifyMac",
         Some(&key.record),
-        Conditions::new().set("kms:MacAlgorithm", algorithm.as_str()).request_alias(key_arg),
+        Conditions::new()
+            .set("kms:MacAlgorithm", algorithm.as_str())
+            .request_alias(key_arg),
     )?;
     mac_request(&key, "VerifyMac", algorithm)?;
     dry_run(req.dry_run)?;

@@ -23,7 +23,13 @@ pub(super) fn enable_key_rotation(
     let now = node.clock.now_millis();
     let period = req.rotation_period_in_days;
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
-        authorize(node, caller, "EnableKeyRotation", Some(k), Conditions::new())?;
+        authorize(
+            node,
+            caller,
+            "EnableKeyRotation",
+            Some(k),
+            Conditions::new(),
+        )?;
         Ok(k.enable_rotation(period, now)?)
     })?;
     Ok(serde_json::json!({}))
@@ -35,7 +41,13 @@ pub(super) fn disable_key_rotation(
     req: wire::KeyIdRequest,
 ) -> Result<serde_json::Value, ServerError> {
     update_key(node, caller, required(&req.key_id, "keyId")?, |k| {
-        authorize(node, caller, "DisableKeyRotation", Some(k), Conditions::new())?;
+        authorize(
+            node,
+            caller,
+            "DisableKeyRotation",
+            Some(k),
+            Conditions::new(),
+        )?;
         Ok(k.disable_rotation()?)
     })?;
     Ok(serde_json::json!({}))
@@ -47,7 +59,13 @@ pub(super) fn get_key_rotation_status(
     req: wire::KeyIdRequest,
 ) -> Result<wire::GetKeyRotationStatusResponse, ServerError> {
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
-    authorize(node, caller, "GetKeyRotationStatus", Some(&record), Conditions::new())?;
+    authorize(
+        node,
+        caller,
+        "GetKeyRotationStatus",
+        Some(&record),
+        Conditions::new(),
+    )?;
     // AWS answers for every key: those that cannot rotate (asymmetric, HMAC)
     // report rotation as disabled rather than failing.
     let enabled = record.check_rotatable().is_ok()
@@ -91,7 +109,13 @@ pub(super) fn rotate_key_on_demand(
     let raw = required(&req.key_id, "keyId")?;
     for _ in 0..16 {
         let record = fresh_record(node, caller, raw)?;
-        authorize(node, caller, "RotateKeyOnDemand", Some(&record), Conditions::new())?;
+        authorize(
+            node,
+            caller,
+            "RotateKeyOnDemand",
+            Some(&record),
+            Conditions::new(),
+        )?;
         record.check_rotatable()?;
         record.check_state(StateUse::Cryptographic)?;
         let on_demand = node
@@ -132,7 +156,13 @@ pub(super) fn list_key_rotations(
 ) -> Result<wire::ListKeyRotationsResponse, ServerError> {
     let limit = page_limit(req.limit)?;
     let record = fresh_record(node, caller, required(&req.key_id, "keyId")?)?;
-    authorize(node, caller, "ListKeyRotations", Some(&record), Conditions::new())?;
+    authorize(
+        node,
+        caller,
+        "ListKeyRotations",
+        Some(&record),
+        Conditions::new(),
+    )?;
     record.check_rotatable()?;
     let include_initial = match req.include_key_material.as_deref() {
         None | Some("ROTATIONS_ONLY") => false,

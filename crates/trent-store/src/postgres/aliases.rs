@@ -67,7 +67,9 @@ pub(super) fn get(
 ) -> Result<Option<AliasRecord>> {
     query(
         c,
-        &format!("SELECT {COLUMNS} FROM aliases WHERE account_id = $1 AND region = $2 AND name = $3"),
+        &format!(
+            "SELECT {COLUMNS} FROM aliases WHERE account_id = $1 AND region = $2 AND name = $3"
+        ),
         &[&account_id, &region, &name],
     )?
     .first()
@@ -91,7 +93,13 @@ pub(super) fn list(
                AND ($4::TEXT IS NULL OR target_key_id = $4)
              ORDER BY name LIMIT $5"
         ),
-        &[&account_id, &region, &marker.unwrap_or(""), &target_key_id, &fetch_limit(limit)],
+        &[
+            &account_id,
+            &region,
+            &marker.unwrap_or(""),
+            &target_key_id,
+            &fetch_limit(limit),
+        ],
     )?
     .iter()
     .map(from_row)

@@ -30,10 +30,14 @@ pub(super) fn create(
 }
 
 pub(super) fn get(c: &mut impl GenericClient, key_id: &str) -> Result<Option<KeyRecord>> {
-    query(c, "SELECT key_id, doc, revision FROM keys WHERE key_id = $1", &[&key_id])?
-        .first()
-        .map(decode)
-        .transpose()
+    query(
+        c,
+        "SELECT key_id, doc, revision FROM keys WHERE key_id = $1",
+        &[&key_id],
+    )?
+    .first()
+    .map(decode)
+    .transpose()
 }
 
 /// Replaces the key's document if its revision is still `key.revision`.
@@ -96,6 +100,25 @@ pub(super) fn add_material(
     Ok(())
 }
 
+/// Replaces one material version's stored bytes (imported material arriving,
+/// or deleted: empty bytes). `Error::NotFound` if the version does not exist.
+pub(super) fn set_material_bytes(
+    c: &mut impl GenericClient,
+    key_id: &str,
+    material_id: &str,
+    wrapped: &[u8],
+) -> Result<()> {
+    let updated = execute(
+        c,
+        "UPDATE key_materials SET wrapped = $3 WHERE key_id = $1 AND material_id = $2",
+        &[&key_id, &material_id, &wrapped],
+    )?;
+    if updated == 0 {
+        return Err(Error::NotFound);
+    }
+    Ok(())
+}
+
 pub(super) fn materials(c: &mut impl GenericClient, key_id: &str) -> Result<Vec<MaterialRecord>> {
     query(
         c,
@@ -127,7 +150,11 @@ pub(super) fn materials(c: &mut impl GenericClient, key_id: &str) -> Result<Vec<
 
 /// Deletes a key with its materials and the aliases pointing to it.
 pub(super) fn delete(c: &mut impl GenericClient, key_id: &str) -> Result<bool> {
-    execute(c, "DELETE FROM aliases WHERE target_key_id = $1", &[&key_id])?;
+    execute(
+        c,
+        "DELETE FROM aliases WHERE target_key_id = $1",
+        &[&key_id],
+    )?;
     execute(c, "DELETE FROM key_materials WHERE key_id = $1", &[&key_id])?;
     Ok(execute(c, "DELETE FROM keys WHERE key_id = $1", &[&key_id])? > 0)
 }
@@ -144,7 +171,12 @@ pub(super) fn list(
         "SELECT key_id, doc, revision FROM keys
          WHERE account_id = $1 AND region = $2 AND key_id > $3
          ORDER BY key_id LIMIT $4",
-        &[&account_id, &region, &marker.unwrap_or(""), &fetch_limit(limit)],
+        &[
+            &account_id,
+            &region,
+            &marker.unwrap_or(""),
+            &fetch_limit(limit),
+        ],
     )?
     .iter()
     .map(decode)
@@ -153,10 +185,14 @@ pub(super) fn list(
 }
 
 pub(super) fn count_by_state(c: &mut impl GenericClient) -> Result<Vec<(String, u64)>> {
-    query(c, "SELECT state, COUNT(*) FROM keys GROUP BY state ORDER BY state", &[])?
-        .iter()
-        .map(|row| Ok((col(row, 0)?, col::<i64>(row, 1)?.max(0).unsigned_abs())))
-        .collect()
+    query(
+        c,
+        "SELECT state, COUNT(*) FROM keys GROUP BY state ORDER BY state",
+        &[],
+    )?
+    .iter()
+    .map(|row| Ok((col(row, 0)?, col::<i64>(row, 1)?.max(0).unsigned_abs())))
+    .collect()
 }
 
 /// Ids of keys whose deletion or rotation is due; see the SQLite store.
@@ -176,9 +212,11 @@ pub(super) fn due(c: &mut impl GenericClient, now: UnixMillis) -> Result<Vec<Str
     Ok(ids)
 }
 
-/// The `next_rotation` column: the next automatic rotation, while enabled.
+/// The `next_rotation` column: when the scheduler next has work on the key
+/// (automatic rotation while enabled, or imported material expiring), as
+/// `KeyRecord::next_job` says — the same column the SQLite store fills.
 fn next_rotation(key: &KeyRecord) -> Option<UnixMillis> {
-    key.rotation.next_rotation.filter(|_| key.rotation.enabled)
+    key.next_job()
 }
 
 /// The `doc` column: the record as JSON without its revision.
@@ -196,8 +234,8 @@ fn decode(row: &Row) -> Result<KeyRecord> {
     let key_id: String = col(row, 0)?;
     let doc: String = col(row, 1)?;
     let revision: i64 = col(row, 2)?;
-    let mut key: KeyRecord = serde_json::from_str(&doc)
-        .map_err(|e| Error::Corrupt(format!("key {key_id}: {e}")))?;
+    let mut key: KeyRecord =
+        serde_json::from_str(&doc).map_err(|e| Error::Corrupt(format!("key {key_id}: {e}")))?;
     key.revision = u64::try_from(revision)
         .map_err(|_| Error::Corrupt(format!("key {key_id}: revision {revision}")))?;
     Ok(key)

@@ -74,7 +74,9 @@ pub(super) fn subscribe(options: ConnectOptions) -> ChangeFeed {
 fn listen(options: &ConnectOptions, sender: &ChangeSender) {
     loop {
         if let Ok(mut client) = options.connect().and_then(|mut client| {
-            client.batch_execute(&format!("LISTEN {CHANNEL}")).map_err(db)?;
+            client
+                .batch_execute(&format!("LISTEN {CHANNEL}"))
+                .map_err(db)?;
             Ok(client)
         }) {
             if sender.send(Change::All).is_err() {

@@ -58,9 +58,7 @@ impl ConnectOptions {
         } else {
             format!("{base}?{}", kept.join("&"))
         };
-        let mut config: Config = driver_url
-            .parse()
-            .map_err(|e| invalid(&format!("{e}")))?;
+        let mut config: Config = driver_url.parse().map_err(|e| invalid(&format!("{e}")))?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -269,9 +267,10 @@ mod tests {
 
     #[test]
     fn trent_options_are_taken_out_of_the_url() {
-        let options =
-            ConnectOptions::parse("postgres://trent@127.0.0.1/trent?pool_max_size=3&sslmode=disable")
-                .unwrap();
+        let options = ConnectOptions::parse(
+            "postgres://trent@127.0.0.1/trent?pool_max_size=3&sslmode=disable",
+        )
+        .unwrap();
         assert_eq!(options.pool_size, 3);
         assert!(options.tls.is_none());
         assert!(ConnectOptions::parse("postgres://x@y/z?pool_max_size=0").is_err());

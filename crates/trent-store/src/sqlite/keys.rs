@@ -249,8 +249,13 @@ const DUE: &str = "SELECT key_id FROM keys WHERE state = 'PendingDeletion' AND d
 pub(super) fn count_by_state(conn: &Connection) -> Result<Vec<(String, u64)>> {
     conn.prepare_cached("SELECT state, COUNT(*) FROM keys GROUP BY state ORDER BY state")
         .and_then(|mut stmt| {
-            stmt.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?.max(0) as u64)))?
-                .collect()
+            stmt.query_map([], |row| {
+                Ok((
+                    row.get::<_, String>(0)?,
+                    row.get::<_, i64>(1)?.max(0) as u64,
+                ))
+            })?
+            .collect()
         })
         .map_err(db)
 }

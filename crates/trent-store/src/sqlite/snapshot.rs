@@ -19,7 +19,10 @@ pub(super) fn export(conn: &Connection) -> Result<Snapshot> {
 fn read_all(conn: &Connection) -> Result<Snapshot> {
     let meta = conn
         .prepare("SELECT name, value FROM meta ORDER BY name")
-        .and_then(|mut stmt| stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?.collect())
+        .and_then(|mut stmt| {
+            stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
+                .collect()
+        })
         .map_err(db)?;
     let key_ids: Vec<String> = conn
         .prepare("SELECT key_id FROM keys ORDER BY key_id")
@@ -27,7 +30,8 @@ fn read_all(conn: &Connection) -> Result<Snapshot> {
         .map_err(db)?;
     let mut all_keys = Vec::with_capacity(key_ids.len());
     for key_id in key_ids {
-        let record = keys::get(conn, &key_id)?.ok_or_else(|| Error::Corrupt(format!("key {key_id} vanished")))?;
+        let record = keys::get(conn, &key_id)?
+            .ok_or_else(|| Error::Corrupt(format!("key {key_id} vanished")))?;
         all_keys.push((record, keys::materials(conn, &key_id)?));
     }
     let aliases = conn
@@ -49,7 +53,12 @@ fn read_all(conn: &Connection) -> Result<Snapshot> {
             .collect()
         })
         .map_err(db)?;
-    Ok(Snapshot { meta, credentials: credentials::list(conn)?, keys: all_keys, aliases })
+    Ok(Snapshot {
+        meta,
+        credentials: credentials::list(conn)?,
+        keys: all_keys,
+        aliases,
+    })
 }
 
 pub(super) fn import(tx: &Transaction<'_>, snapshot: &Snapshot) -> Result<()> {

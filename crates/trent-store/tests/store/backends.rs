@@ -86,7 +86,9 @@ impl Postgres {
 
 /// The server URL with its database replaced by `database`.
 fn with_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
     let (authority, _) = base.rsplit_once('/').unwrap();
     match query {
         Some(query) => format!("{authority}/{database}?{query}"),

@@ -690,7 +690,11 @@ pub(crate) fn racing_updates_of_one_key_have_one_winner<B: Backend>(fx: &B) {
             .collect();
         racers.into_iter().map(|r| r.join().unwrap()).collect()
     });
-    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
     assert!(
         results
             .iter()
@@ -704,7 +708,9 @@ pub(crate) fn racing_updates_of_one_key_have_one_winner<B: Backend>(fx: &B) {
 pub(crate) fn export_import_round_trip<B: Backend>(fx: &B) {
     let store = fx.open();
     store.put_meta_if_absent("root", b"sealed").unwrap();
-    store.put_credential(&credential("AKID", Some("ops"))).unwrap();
+    store
+        .put_credential(&credential("AKID", Some("ops")))
+        .unwrap();
     let mut record = create(&store, "k1");
     record.rotated(material_id("k1", 2), RotationType::OnDemand, 10);
     store
@@ -790,11 +796,42 @@ pub(crate) fn changes_and_leases_across_stores<B: Backend>(fx: &B) {
         ]
     );
 
-    let lease = node_a.try_lease("scheduler").unwrap().expect("a free lease");
+    let lease = node_a
+        .try_lease("scheduler")
+        .unwrap()
+        .expect("a free lease");
     assert!(lease.is_held());
     assert!(node_b.try_lease("scheduler").unwrap().is_none());
     assert!(node_b.try_lease("another-job").unwrap().is_some());
     drop(lease);
     let taken_over = node_b.try_lease("scheduler").unwrap().expect("released");
     assert!(taken_over.is_held());
+}
+
+/// Imported material arrives in (or leaves) a material slot made with the
+/// key, in the same transaction as the key's metadata.
+pub(crate) fn material_bytes_are_replaced_with_the_key<B: Backend>(fx: &B) {
+    let store = fx.open();
+    let record = create(&store, "k1");
+    store
+        .update_key_and_material_bytes(&record, &material_id("k1", 1), b"imported")
+        .unwrap();
+    assert_eq!(
+        store.materials("k1").unwrap()[0].wrapped,
+        b"imported".to_vec()
+    );
+    let current = store.get_key("k1").unwrap().unwrap();
+    assert_eq!(current.revision, 1);
+    // Deleted material: empty bytes, key and slot kept.
+    store
+        .update_key_and_material_bytes(&current, &material_id("k1", 1), b"")
+        .unwrap();
+    assert!(store.materials("k1").unwrap()[0].wrapped.is_empty());
+    // A stale revision changes nothing; an unknown slot is NotFound.
+    let stale = store.update_key_and_material_bytes(&record, &material_id("k1", 1), b"x");
+    assert!(matches!(stale, Err(Error::Conflict)));
+    assert!(store.materials("k1").unwrap()[0].wrapped.is_empty());
+    let current = store.get_key("k1").unwrap().unwrap();
+    let missing = store.update_key_and_material_bytes(&current, &material_id("k1", 7), b"x");
+    assert!(matches!(missing, Err(Error::NotFound)));
 }

@@ -15,12 +15,42 @@ const REGION: &str = "us-east-1";
 
 const OTHER: &str = "444455556666";
 const SECRETS: [(&str, &str, &str, Option<&str>); 6] = [
-    (ACCOUNT_ID, "AKIAAUTHZALICE000001", "authzAliceSecret000000000000000000000001", Some("alice")),
-    (ACCOUNT_ID, "AKIAAUTHZBOB00000001", "authzBobSecret00000000000000000000000001", Some("bob")),
-    (ACCOUNT_ID, "AKIAAUTHZDAVE0000001", "authzDaveSecret0000000000000000000000001", Some("dave")),
-    (OTHER, "AKIAAUTHZCAROL000001", "authzCarolSecret000000000000000000000001", Some("carol")),
-    (OTHER, "AKIAAUTHZERIN0000001", "authzErinSecret0000000000000000000000001", Some("erin")),
-    (OTHER, "AKIAAUTHZOTHERROOT01", "authzOtherRootSecret00000000000000000001", None),
+    (
+        ACCOUNT_ID,
+        "AKIAAUTHZALICE000001",
+        "authzAliceSecret000000000000000000000001",
+        Some("alice"),
+    ),
+    (
+        ACCOUNT_ID,
+        "AKIAAUTHZBOB00000001",
+        "authzBobSecret00000000000000000000000001",
+        Some("bob"),
+    ),
+    (
+        ACCOUNT_ID,
+        "AKIAAUTHZDAVE0000001",
+        "authzDaveSecret0000000000000000000000001",
+        Some("dave"),
+    ),
+    (
+        OTHER,
+        "AKIAAUTHZCAROL000001",
+        "authzCarolSecret000000000000000000000001",
+        Some("carol"),
+    ),
+    (
+        OTHER,
+        "AKIAAUTHZERIN0000001",
+        "authzErinSecret0000000000000000000000001",
+        Some("erin"),
+    ),
+    (
+        OTHER,
+        "AKIAAUTHZOTHERROOT01",
+        "authzOtherRootSecret00000000000000000001",
+        None,
+    ),
 ];
 
 /// The AWS error message of a call expected to be refused with
@@ -57,7 +87,11 @@ fn put_identity_policy(trent: &Trent, account: &str, user: &str, document: serde
         "--policy-document",
         &document,
     ]);
-    assert!(out.status.success(), "iam put-policy: {}", describe_output(&out));
+    assert!(
+        out.status.success(),
+        "iam put-policy: {}",
+        describe_output(&out)
+    );
 }
 
 struct World {
@@ -114,8 +148,17 @@ async fn encrypt(
     c: &Client,
     key: &str,
     context: &[(&str, &str)],
-) -> Result<Blob, SdkError<aws_sdk_kms::operation::encrypt::EncryptError, aws_sdk_kms::config::http::HttpResponse>> {
-    let mut r = c.encrypt().key_id(key).plaintext(Blob::new(b"secret".to_vec()));
+) -> Result<
+    Blob,
+    SdkError<
+        aws_sdk_kms::operation::encrypt::EncryptError,
+        aws_sdk_kms::config::http::HttpResponse,
+    >,
+> {
+    let mut r = c
+        .encrypt()
+        .key_id(key)
+        .plaintext(Blob::new(b"secret".to_vec()));
     for (k, v) in context {
         r = r.encryption_context(*k, *v);
     }
@@ -125,7 +168,10 @@ async fn encrypt(
 #[tokio::test]
 async fn default_policy_delegates_to_identity_policies() {
     let w = world();
-    let key = allowed(w.root.create_key().send().await).key_metadata.unwrap().key_id;
+    let key = allowed(w.root.create_key().send().await)
+        .key_metadata
+        .unwrap()
+        .key_id;
     let arn = format!("arn:aws:kms:{REGION}:{ACCOUNT_ID}:key/{key}");
 
     // Account root: everything, including keyless operations.
@@ -156,21 +202,39 @@ async fn default_policy_delegates_to_identity_policies() {
     allowed(w.bob.describe_key().key_id(&key).send().await);
     denied(w.bob.schedule_key_deletion().key_id(&key).send().await);
     denied(w.bob.create_key().send().await);
-    denied(w.bob.generate_data_key().key_id(&key).number_of_bytes(16).send().await);
+    denied(
+        w.bob
+            .generate_data_key()
+            .key_id(&key)
+            .number_of_bytes(16)
+            .send()
+            .await,
+    );
 
     // An explicit Deny in an identity policy beats its own Allow.
     let message = denied(encrypt(&w.dave, &key, &[]).await);
-    assert!(message.ends_with("with an explicit deny in an identity-based policy"), "{message}");
+    assert!(
+        message.ends_with("with an explicit deny in an identity-based policy"),
+        "{message}"
+    );
     allowed(w.dave.describe_key().key_id(&key).send().await);
     allowed(w.dave.create_key().send().await);
 
     // Another account: the default policy names only this account.
     let message = denied(encrypt(&w.carol, &arn, &[]).await);
-    assert!(message.ends_with("because no resource-based policy allows the kms:Encrypt action"), "{message}");
+    assert!(
+        message.ends_with("because no resource-based policy allows the kms:Encrypt action"),
+        "{message}"
+    );
     denied(encrypt(&w.other_root, &arn, &[]).await);
     // Keyless operations stay in the caller's own account.
     let listed = allowed(w.other_root.list_keys().send().await);
-    assert!(listed.keys().iter().all(|k| k.key_id() != Some(key.as_str())));
+    assert!(
+        listed
+            .keys()
+            .iter()
+            .all(|k| k.key_id() != Some(key.as_str()))
+    );
 
     // Nothing secret reaches the log.
     let log = w.trent.log();
@@ -229,10 +293,20 @@ async fn key_policies_conditions_and_cross_account() {
             .send()
             .await,
     );
-    assert!(message.ends_with("with an explicit deny in a resource-based policy"), "{message}");
+    assert!(
+        message.ends_with("with an explicit deny in a resource-based policy"),
+        "{message}"
+    );
 
     // aws:SourceIp (tests connect over loopback) and aws:SecureTransport (plain HTTP).
-    allowed(w.root.generate_data_key().key_id(&key).number_of_bytes(16).send().await);
+    allowed(
+        w.root
+            .generate_data_key()
+            .key_id(&key)
+            .number_of_bytes(16)
+            .send()
+            .await,
+    );
     denied(
         w.root
             .re_encrypt()
@@ -248,18 +322,34 @@ async fn key_policies_conditions_and_cross_account() {
     // root needs none.
     allowed(encrypt(&w.carol, &arn, &[]).await);
     allowed(w.carol.describe_key().key_id(&arn).send().await);
-    denied(w.carol.decrypt().ciphertext_blob(billing.clone()).key_id(&arn).send().await);
+    denied(
+        w.carol
+            .decrypt()
+            .ciphertext_blob(billing.clone())
+            .key_id(&arn)
+            .send()
+            .await,
+    );
     let message = denied(encrypt(&w.erin, &arn, &[]).await);
-    assert!(message.ends_with("because no identity-based policy allows the kms:Encrypt action"), "{message}");
+    assert!(
+        message.ends_with("because no identity-based policy allows the kms:Encrypt action"),
+        "{message}"
+    );
     allowed(encrypt(&w.other_root, &arn, &[]).await);
     // Management operations never reach another account's keys.
-    expect_err(w.other_root.disable_key().key_id(&arn).send().await, "NotFoundException");
+    expect_err(
+        w.other_root.disable_key().key_id(&arn).send().await,
+        "NotFoundException",
+    );
 }
 
 #[tokio::test]
 async fn policy_documents_are_validated_and_lockout_is_checked() {
     let w = world();
-    let key = allowed(w.root.create_key().send().await).key_metadata.unwrap().key_id;
+    let key = allowed(w.root.create_key().send().await)
+        .key_metadata
+        .unwrap()
+        .key_id;
     for bad in [
         "not json".to_owned(),
         json!({"Statement": []}).to_string(),
@@ -280,10 +370,18 @@ async fn policy_documents_are_validated_and_lockout_is_checked() {
         "Action": "kms:*", "Resource": "*"}})
     .to_string();
     expect_err(
-        w.root.put_key_policy().key_id(&key).policy(&bob_only).send().await,
+        w.root
+            .put_key_policy()
+            .key_id(&key)
+            .policy(&bob_only)
+            .send()
+            .await,
         "MalformedPolicyDocumentException",
     );
-    expect_err(w.root.create_key().policy(&bob_only).send().await, "MalformedPolicyDocumentException");
+    expect_err(
+        w.root.create_key().policy(&bob_only).send().await,
+        "MalformedPolicyDocumentException",
+    );
     allowed(
         w.root
             .put_key_policy()
@@ -295,10 +393,24 @@ async fn policy_documents_are_validated_and_lockout_is_checked() {
     );
     // Now the root is locked out and bob (named directly) is in.
     denied(w.root.describe_key().key_id(&key).send().await);
-    denied(w.root.put_key_policy().key_id(&key).policy(&bob_only).send().await);
+    denied(
+        w.root
+            .put_key_policy()
+            .key_id(&key)
+            .policy(&bob_only)
+            .send()
+            .await,
+    );
     allowed(w.bob.describe_key().key_id(&key).send().await);
     allowed(w.bob.enable_key_rotation().key_id(&key).send().await);
     // A user may not take a policy from itself by PutKeyPolicy without
     // permission: alice has none.
-    denied(w.alice.put_key_policy().key_id(&key).policy(&bob_only).send().await);
+    denied(
+        w.alice
+            .put_key_policy()
+            .key_id(&key)
+            .policy(&bob_only)
+            .send()
+            .await,
+    );
 }

@@ -202,10 +202,31 @@ async fn rotation_status_of_keys_that_cannot_rotate_reads_disabled() {
         (KeySpec::Rsa2048, KeyUsageType::EncryptDecrypt),
     ] {
         let key = create(&client, spec.clone(), usage).await;
-        let status = client.get_key_rotation_status().key_id(&key.key_id).send().await.unwrap();
+        let status = client
+            .get_key_rotation_status()
+            .key_id(&key.key_id)
+            .send()
+            .await
+            .unwrap();
         assert!(!status.key_rotation_enabled(), "{spec:?}");
-        assert!(status.rotation_period_in_days().is_none() && status.next_rotation_date().is_none());
-        expect_err(client.enable_key_rotation().key_id(&key.key_id).send().await, "UnsupportedOperationException");
-        expect_err(client.rotate_key_on_demand().key_id(&key.key_id).send().await, "UnsupportedOperationException");
+        assert!(
+            status.rotation_period_in_days().is_none() && status.next_rotation_date().is_none()
+        );
+        expect_err(
+            client
+                .enable_key_rotation()
+                .key_id(&key.key_id)
+                .send()
+                .await,
+            "UnsupportedOperationException",
+        );
+        expect_err(
+            client
+                .rotate_key_on_demand()
+                .key_id(&key.key_id)
+                .send()
+                .await,
+            "UnsupportedOperationException",
+        );
     }
 }

@@ -94,11 +94,11 @@ async fn custom_key_store_lifecycle() {
     };
     let config_dir = TempDir::new();
     let config = write_config(config_dir.path(), &hsm, &hsm.label);
-    let trent = Trent::start_with(Options {
+    let mut trent = Trent::start_with(Options {
         extra_args: vec!["--config".into(), config.display().to_string()],
         ..Options::default()
     });
-    let client = trent.client();
+    let mut client = trent.client();
 
     expect_err(
         client
@@ -266,6 +266,26 @@ async fn custom_key_store_lifecycle() {
         "CustomKeyStoreHasCMKsException",
     );
     connect(&client, &store_id).await;
+    assert_eq!(decrypt(&client, ciphertext.clone()).await, b"card 4111");
+
+    // Trent's store and root key alone cannot decrypt: restarted without
+    // the token, the key is unusable; with it, the store reconnects itself.
+    write_config(config_dir.path(), &hsm, "unplugged-token");
+    trent.restart();
+    client = trent.client();
+    assert_eq!(
+        err_code(
+            client
+                .decrypt()
+                .ciphertext_blob(ciphertext.clone())
+                .send()
+                .await
+        ),
+        "KMSInvalidStateException"
+    );
+    write_config(config_dir.path(), &hsm, &hsm.label);
+    trent.restart();
+    client = trent.client();
     assert_eq!(decrypt(&client, ciphertext.clone()).await, b"card 4111");
     expect_err(
         client

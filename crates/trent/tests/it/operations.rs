@@ -30,7 +30,12 @@ fn operator(trent: &Trent, sub: &str, input: &str) -> Output {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("spawn trent operator");
-    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
     child.wait_with_output().unwrap()
 }
 
@@ -53,13 +58,21 @@ fn status(trent: &Trent) -> serde_json::Value {
 
 fn read_shares(dir: &Path, n: usize) -> Vec<String> {
     (1..=n)
-        .map(|i| std::fs::read_to_string(dir.join(format!("share-{i}.txt"))).unwrap().trim().to_owned())
+        .map(|i| {
+            std::fs::read_to_string(dir.join(format!("share-{i}.txt")))
+                .unwrap()
+                .trim()
+                .to_owned()
+        })
         .collect()
 }
 
 /// A data dir sealed with 3 shares, 2 needed; the server stopped.
 fn shamir_store() -> (Trent, Vec<String>) {
-    let trent = Trent::stopped(Options { seal: Seal::Auto, ..Options::default() });
+    let trent = Trent::stopped(Options {
+        seal: Seal::Auto,
+        ..Options::default()
+    });
     let shares_dir = trent.data_dir().join("shares");
     let out = trent.cli(&[
         "operator",
@@ -71,8 +84,15 @@ fn shamir_store() -> (Trent, Vec<String>) {
         "--out-dir",
         shares_dir.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "operator init: {}", describe_output(&out));
-    assert!(!trent.data_dir().join("dev-seal.key").exists(), "the dev key file must go");
+    assert!(
+        out.status.success(),
+        "operator init: {}",
+        describe_output(&out)
+    );
+    assert!(
+        !trent.data_dir().join("dev-seal.key").exists(),
+        "the dev key file must go"
+    );
     (trent, read_shares(&shares_dir, 3))
 }
 
@@ -85,7 +105,10 @@ async fn shamir_any_two_of_three_unseal_and_one_does_not() {
     assert_eq!(status(&trent)["sealed"], true);
     assert_eq!(status(&trent)["threshold"], 2);
     let client = trent.client();
-    expect_err(client.list_keys().send().await, "ServiceUnavailableException");
+    expect_err(
+        client.list_keys().send().await,
+        "ServiceUnavailableException",
+    );
 
     // One share: still sealed, progress 1.
     let out = operator(&trent, "unseal", &format!("{}\n", shares[0]));
@@ -102,26 +125,53 @@ async fn shamir_any_two_of_three_unseal_and_one_does_not() {
     let i = damaged.len() - 12;
     let replacement = if &damaged[i..=i] == "0" { "1" } else { "0" };
     damaged.replace_range(i..=i, replacement);
-    let answer = post_json(&trent, "/_trent/operator/unseal", &serde_json::json!({ "share": damaged }).to_string());
+    let answer = post_json(
+        &trent,
+        "/_trent/operator/unseal",
+        &serde_json::json!({ "share": damaged }).to_string(),
+    );
     assert_eq!(answer.status, 400);
-    assert!(answer.body_text().contains("checksum"), "{}", answer.body_text());
+    assert!(
+        answer.body_text().contains("checksum"),
+        "{}",
+        answer.body_text()
+    );
     let out = operator(&trent, "unseal", &format!("{damaged}\n"));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("mistyped or damaged"), "{}", describe_output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("mistyped or damaged"),
+        "{}",
+        describe_output(&out)
+    );
     assert_eq!(status(&trent)["sealed"], true);
 
     // A well-formed share of another store is refused before combining.
     let (_other, foreign) = shamir_store();
-    let answer = post_json(&trent, "/_trent/operator/unseal", &serde_json::json!({ "share": foreign[1] }).to_string());
+    let answer = post_json(
+        &trent,
+        "/_trent/operator/unseal",
+        &serde_json::json!({ "share": foreign[1] }).to_string(),
+    );
     assert_eq!(answer.status, 400);
-    assert!(answer.body_text().contains("does not belong"), "{}", answer.body_text());
+    assert!(
+        answer.body_text().contains("does not belong"),
+        "{}",
+        answer.body_text()
+    );
 
     // A second good share unseals.
     let out = operator(&trent, "unseal", &format!("{}\n", shares[2]));
     assert!(out.status.success(), "{}", describe_output(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("unsealed"));
     assert_eq!(get(&trent, "/readyz").status, 200);
-    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    let key = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     let blob = client
         .encrypt()
         .key_id(&key)
@@ -136,11 +186,25 @@ async fn shamir_any_two_of_three_unseal_and_one_does_not() {
     for pair in [[0, 1], [1, 2], [0, 2]] {
         trent.restart();
         let client = trent.client();
-        expect_err(client.decrypt().ciphertext_blob(blob.clone()).send().await, "ServiceUnavailableException");
+        expect_err(
+            client.decrypt().ciphertext_blob(blob.clone()).send().await,
+            "ServiceUnavailableException",
+        );
         let input = format!("{}\n{}\n", shares[pair[0]], shares[pair[1]]);
         let out = operator(&trent, "unseal", &input);
-        assert!(out.status.success(), "pair {pair:?}: {}", describe_output(&out));
-        let plain = client.decrypt().ciphertext_blob(blob.clone()).send().await.unwrap().plaintext.unwrap();
+        assert!(
+            out.status.success(),
+            "pair {pair:?}: {}",
+            describe_output(&out)
+        );
+        let plain = client
+            .decrypt()
+            .ciphertext_blob(blob.clone())
+            .send()
+            .await
+            .unwrap()
+            .plaintext
+            .unwrap();
         assert_eq!(plain.as_ref(), b"shamir-protected", "pair {pair:?}");
     }
 
@@ -151,7 +215,10 @@ async fn shamir_any_two_of_three_unseal_and_one_does_not() {
     let out = operator(&trent, "seal", &format!("{}\n", shares[1]));
     assert!(out.status.success(), "{}", describe_output(&out));
     assert_eq!(status(&trent)["sealed"], true);
-    expect_err(trent.client().decrypt().ciphertext_blob(blob).send().await, "ServiceUnavailableException");
+    expect_err(
+        trent.client().decrypt().ciphertext_blob(blob).send().await,
+        "ServiceUnavailableException",
+    );
     // No share ever appears in the server's output.
     let log = trent.log();
     for share in &shares {
@@ -162,14 +229,28 @@ async fn shamir_any_two_of_three_unseal_and_one_does_not() {
 fn backup(trent: &Trent, out: &Path) -> Output {
     let token = trent.data_dir().join("operator-token");
     trent_bin()
-        .args(["backup", "--addr", trent.endpoint(), "--token-file", token.to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .args([
+            "backup",
+            "--addr",
+            trent.endpoint(),
+            "--token-file",
+            token.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
         .output()
         .unwrap()
 }
 
 fn restore(from: &Path, dir: &Path) -> Output {
     trent_bin()
-        .args(["restore", "--from", from.to_str().unwrap(), "--data-dir", dir.to_str().unwrap()])
+        .args([
+            "restore",
+            "--from",
+            from.to_str().unwrap(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ])
         .output()
         .unwrap()
 }
@@ -180,10 +261,29 @@ async fn backup_under_load_restores_every_key_and_ciphertext() {
     let client = trent.client();
     let mut before: Vec<(Blob, String)> = Vec::new();
     for i in 0..5 {
-        let key = client.create_key().description(format!("k{i}")).send().await.unwrap().key_metadata.unwrap().key_id;
-        client.create_alias().alias_name(format!("alias/backup-{i}")).target_key_id(&key).send().await.unwrap();
+        let key = client
+            .create_key()
+            .description(format!("k{i}"))
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap()
+            .key_id;
+        client
+            .create_alias()
+            .alias_name(format!("alias/backup-{i}"))
+            .target_key_id(&key)
+            .send()
+            .await
+            .unwrap();
         if i % 2 == 0 {
-            client.rotate_key_on_demand().key_id(&key).send().await.unwrap();
+            client
+                .rotate_key_on_demand()
+                .key_id(&key)
+                .send()
+                .await
+                .unwrap();
         }
         for j in 0..3 {
             let text = format!("before-backup-{i}-{j}");
@@ -206,8 +306,21 @@ async fn backup_under_load_restores_every_key_and_ciphertext() {
         tokio::spawn(async move {
             let mut done = 0u32;
             while !stop.load(Ordering::Relaxed) {
-                let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
-                client.encrypt().key_id(&key).plaintext(Blob::new("load")).send().await.unwrap();
+                let key = client
+                    .create_key()
+                    .send()
+                    .await
+                    .unwrap()
+                    .key_metadata
+                    .unwrap()
+                    .key_id;
+                client
+                    .encrypt()
+                    .key_id(&key)
+                    .plaintext(Blob::new("load"))
+                    .send()
+                    .await
+                    .unwrap();
                 done += 1;
             }
             done
@@ -221,7 +334,15 @@ async fn backup_under_load_restores_every_key_and_ciphertext() {
         let token = trent.data_dir().join("operator-token");
         move || {
             trent_bin()
-                .args(["backup", "--addr", &trent_endpoint, "--token-file", token.to_str().unwrap(), "--out", file.to_str().unwrap()])
+                .args([
+                    "backup",
+                    "--addr",
+                    &trent_endpoint,
+                    "--token-file",
+                    token.to_str().unwrap(),
+                    "--out",
+                    file.to_str().unwrap(),
+                ])
                 .output()
                 .unwrap()
         }
@@ -237,7 +358,15 @@ async fn backup_under_load_restores_every_key_and_ciphertext() {
     let wrong = trent.data_dir().join("wrong-token");
     std::fs::write(&wrong, "0000").unwrap();
     let refused = trent_bin()
-        .args(["backup", "--addr", trent.endpoint(), "--token-file", wrong.to_str().unwrap(), "--out", "/dev/null"])
+        .args([
+            "backup",
+            "--addr",
+            trent.endpoint(),
+            "--token-file",
+            wrong.to_str().unwrap(),
+            "--out",
+            "/dev/null",
+        ])
         .output()
         .unwrap();
     assert!(!refused.status.success());
@@ -249,7 +378,11 @@ async fn backup_under_load_restores_every_key_and_ciphertext() {
     std::fs::write(&truncated, &bytes[..bytes.len() * 2 / 3]).unwrap();
     let out = restore(&truncated, &scratch.path().join("t"));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("truncated"), "{}", describe_output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("truncated"),
+        "{}",
+        describe_output(&out)
+    );
     let altered = scratch.path().join("altered.bak");
     let mut flipped = bytes.clone();
     let middle = flipped.len() / 2;
@@ -257,11 +390,23 @@ async fn backup_under_load_restores_every_key_and_ciphertext() {
     std::fs::write(&altered, &flipped).unwrap();
     let out = restore(&altered, &scratch.path().join("a"));
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("altered"), "{}", describe_output(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("altered"),
+        "{}",
+        describe_output(&out)
+    );
 
     // Restore into a fresh dir (the dev seal needs its key file copied).
-    let mut restored = Trent::stopped(Options { provision_admin: false, seal: Seal::Auto, ..Options::default() });
-    std::fs::copy(trent.data_dir().join("dev-seal.key"), restored.data_dir().join("dev-seal.key")).unwrap();
+    let mut restored = Trent::stopped(Options {
+        provision_admin: false,
+        seal: Seal::Auto,
+        ..Options::default()
+    });
+    std::fs::copy(
+        trent.data_dir().join("dev-seal.key"),
+        restored.data_dir().join("dev-seal.key"),
+    )
+    .unwrap();
     let out = restore(&file, restored.data_dir());
     assert!(out.status.success(), "restore: {}", describe_output(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("integrity check passed"));
@@ -270,11 +415,25 @@ async fn backup_under_load_restores_every_key_and_ciphertext() {
     restored.run();
     let client = restored.client();
     for (blob, text) in &before {
-        let plain = client.decrypt().ciphertext_blob(blob.clone()).send().await.unwrap().plaintext.unwrap();
+        let plain = client
+            .decrypt()
+            .ciphertext_blob(blob.clone())
+            .send()
+            .await
+            .unwrap()
+            .plaintext
+            .unwrap();
         assert_eq!(plain.as_ref(), text.as_bytes());
     }
     for i in 0..5 {
-        let meta = client.describe_key().key_id(format!("alias/backup-{i}")).send().await.unwrap().key_metadata.unwrap();
+        let meta = client
+            .describe_key()
+            .key_id(format!("alias/backup-{i}"))
+            .send()
+            .await
+            .unwrap()
+            .key_metadata
+            .unwrap();
         assert_eq!(meta.description(), Some(format!("k{i}").as_str()));
     }
 }
@@ -285,20 +444,51 @@ async fn a_shamir_backup_is_checked_at_unseal() {
     trent.run();
     operator(&trent, "unseal", &format!("{}\n{}\n", shares[0], shares[1]));
     let client = trent.client();
-    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
-    let blob = client.encrypt().key_id(&key).plaintext(Blob::new("x")).send().await.unwrap().ciphertext_blob.unwrap();
+    let key = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let blob = client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new("x"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
     let file = trent.data_dir().join("s.bak");
     let out = backup(&trent, &file);
     assert!(out.status.success(), "{}", describe_output(&out));
 
-    let mut restored = Trent::stopped(Options { provision_admin: false, seal: Seal::Auto, ..Options::default() });
+    let mut restored = Trent::stopped(Options {
+        provision_admin: false,
+        seal: Seal::Auto,
+        ..Options::default()
+    });
     let out = restore(&file, restored.data_dir());
     assert!(out.status.success(), "{}", describe_output(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("when the node is unsealed"));
     restored.run();
-    let out = operator(&restored, "unseal", &format!("{}\n{}\n", shares[1], shares[2]));
+    let out = operator(
+        &restored,
+        "unseal",
+        &format!("{}\n{}\n", shares[1], shares[2]),
+    );
     assert!(out.status.success(), "{}", describe_output(&out));
-    let plain = restored.client().decrypt().ciphertext_blob(blob).send().await.unwrap().plaintext.unwrap();
+    let plain = restored
+        .client()
+        .decrypt()
+        .ciphertext_blob(blob)
+        .send()
+        .await
+        .unwrap()
+        .plaintext
+        .unwrap();
     assert_eq!(plain.as_ref(), b"x");
 }
 
@@ -310,21 +500,36 @@ fn parse_metrics(text: &str) -> HashMap<String, f64> {
         if line.starts_with("# HELP ") || line.starts_with("# TYPE ") || line.is_empty() {
             continue;
         }
-        let (series, value) = line.rsplit_once(' ').unwrap_or_else(|| panic!("bad line {line:?}"));
-        let value: f64 = value.parse().unwrap_or_else(|_| panic!("bad value in {line:?}"));
+        let (series, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let value: f64 = value
+            .parse()
+            .unwrap_or_else(|_| panic!("bad value in {line:?}"));
         let name_end = series.find('{').unwrap_or(series.len());
         let name = &series[..name_end];
         assert!(
-            !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
+            !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':'),
             "bad metric name in {line:?}"
         );
         if name_end < series.len() {
             let labels = &series[name_end + 1..series.len() - 1];
             assert!(series.ends_with('}'), "unclosed labels in {line:?}");
             for pair in labels.split(',') {
-                let (k, v) = pair.split_once('=').unwrap_or_else(|| panic!("bad label in {line:?}"));
-                assert!(k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'), "bad label name in {line:?}");
-                assert!(v.starts_with('"') && v.ends_with('"'), "unquoted label value in {line:?}");
+                let (k, v) = pair
+                    .split_once('=')
+                    .unwrap_or_else(|| panic!("bad label in {line:?}"));
+                assert!(
+                    k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'),
+                    "bad label name in {line:?}"
+                );
+                assert!(
+                    v.starts_with('"') && v.ends_with('"'),
+                    "unquoted label value in {line:?}"
+                );
             }
         }
         samples.insert(series.to_owned(), value);
@@ -339,24 +544,63 @@ async fn metrics_parse_and_move_with_traffic() {
     let scrape = || {
         let response = get(&trent, "/metrics");
         assert_eq!(response.status, 200);
-        assert!(response.header("content-type").unwrap_or_default().starts_with("text/plain"));
+        assert!(
+            response
+                .header("content-type")
+                .unwrap_or_default()
+                .starts_with("text/plain")
+        );
         parse_metrics(&response.body_text())
     };
     let encrypt_ok = "trent_requests_total{operation=\"Encrypt\",outcome=\"OK\"}";
     let before = scrape();
     assert_eq!(before["trent_sealed"], 0.0);
     assert_eq!(before["trent_store_up"], 1.0);
-    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
+    assert_eq!(before["trent_audit_writable"], 1.0);
+    let key = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
     for _ in 0..7 {
-        client.encrypt().key_id(&key).plaintext(Blob::new("m")).send().await.unwrap();
+        client
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new("m"))
+            .send()
+            .await
+            .unwrap();
     }
     client.disable_key().key_id(&key).send().await.unwrap();
-    expect_err(client.encrypt().key_id(&key).plaintext(Blob::new("m")).send().await, "DisabledException");
+    expect_err(
+        client
+            .encrypt()
+            .key_id(&key)
+            .plaintext(Blob::new("m"))
+            .send()
+            .await,
+        "DisabledException",
+    );
     let after = scrape();
-    assert_eq!(after[encrypt_ok] - before.get(encrypt_ok).copied().unwrap_or(0.0), 7.0);
-    assert_eq!(after["trent_requests_total{operation=\"Encrypt\",outcome=\"DisabledException\"}"], 1.0);
-    assert_eq!(after["trent_request_duration_seconds_count{operation=\"Encrypt\"}"], 8.0);
-    assert_eq!(after["trent_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"+Inf\"}"], 8.0);
+    assert_eq!(
+        after[encrypt_ok] - before.get(encrypt_ok).copied().unwrap_or(0.0),
+        7.0
+    );
+    assert_eq!(
+        after["trent_requests_total{operation=\"Encrypt\",outcome=\"DisabledException\"}"],
+        1.0
+    );
+    assert_eq!(
+        after["trent_request_duration_seconds_count{operation=\"Encrypt\"}"],
+        8.0
+    );
+    assert_eq!(
+        after["trent_request_duration_seconds_bucket{operation=\"Encrypt\",le=\"+Inf\"}"],
+        8.0
+    );
     assert_eq!(after["trent_keys{state=\"Disabled\"}"], 1.0);
 }
 
@@ -364,8 +608,15 @@ async fn metrics_parse_and_move_with_traffic() {
 fn config_file_is_validated_and_used() {
     let dir = crate::harness::TempDir::new();
     let good = dir.path().join("good.toml");
-    std::fs::write(&good, "listen = \"127.0.0.1:0\"\nregion = \"eu-west-3\"\nseal = \"dev\"\n").unwrap();
-    let out = trent_bin().args(["config", "check", "--config", good.to_str().unwrap()]).output().unwrap();
+    std::fs::write(
+        &good,
+        "listen = \"127.0.0.1:0\"\nregion = \"eu-west-3\"\nseal = \"dev\"\n",
+    )
+    .unwrap();
+    let out = trent_bin()
+        .args(["config", "check", "--config", good.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(out.status.success(), "{}", describe_output(&out));
     for (text, field) in [
         ("listen = \"not an address\"", "listen"),
@@ -376,13 +627,35 @@ fn config_file_is_validated_and_used() {
     ] {
         let bad = dir.path().join("bad.toml");
         std::fs::write(&bad, text).unwrap();
-        let out = trent_bin().args(["config", "check", "--config", bad.to_str().unwrap()]).output().unwrap();
+        let out = trent_bin()
+            .args(["config", "check", "--config", bad.to_str().unwrap()])
+            .output()
+            .unwrap();
         assert!(!out.status.success(), "{text} accepted");
-        assert!(String::from_utf8_lossy(&out.stderr).contains(field), "{text}: {}", describe_output(&out));
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(field),
+            "{text}: {}",
+            describe_output(&out)
+        );
     }
-    let example: PathBuf = [env!("CARGO_MANIFEST_DIR"), "..", "..", "contrib", "trent.example.toml"].iter().collect();
-    let out = trent_bin().args(["config", "check", "--config", example.to_str().unwrap()]).output().unwrap();
-    assert!(out.status.success(), "example config: {}", describe_output(&out));
+    let example: PathBuf = [
+        env!("CARGO_MANIFEST_DIR"),
+        "..",
+        "..",
+        "contrib",
+        "trent.example.toml",
+    ]
+    .iter()
+    .collect();
+    let out = trent_bin()
+        .args(["config", "check", "--config", example.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "example config: {}",
+        describe_output(&out)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -392,24 +665,47 @@ async fn serve_reads_the_config_file_and_flags_override_it() {
     let data = dir.path().join("data");
     std::fs::write(
         &config,
-        format!("data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nregion = \"eu-west-3\"\n", data.to_str().unwrap()),
+        format!(
+            "data_dir = {:?}\nlisten = \"127.0.0.1:0\"\nregion = \"eu-west-3\"\n",
+            data.to_str().unwrap()
+        ),
     )
     .unwrap();
     let mut child = trent_bin()
-        .args(["serve", "--config", config.to_str().unwrap(), "--region", "ap-south-1"])
+        .args([
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--region",
+            "ap-south-1",
+        ])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let stdout = child.stdout.take().unwrap();
     let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let listening = lines.by_ref().map_while(Result::ok).find(|l| l.contains("listening on")).unwrap();
-    let endpoint = listening.split("listening on ").nth(1).unwrap().trim().to_owned();
+    let listening = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .find(|l| l.contains("listening on"))
+        .unwrap();
+    let endpoint = listening
+        .split("listening on ")
+        .nth(1)
+        .unwrap()
+        .trim()
+        .to_owned();
     // data_dir came from the file: the store is there.
     assert!(data.join("trent.db").exists());
     let creds = std::fs::read_to_string(data.join("bootstrap-credentials")).unwrap();
     let field = |name: &str| {
-        creds.lines().find_map(|l| l.strip_prefix(&format!("{name} = "))).unwrap().trim().to_owned()
+        creds
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name} = ")))
+            .unwrap()
+            .trim()
+            .to_owned()
     };
     // The flag's region (ap-south-1) beat the file's: a client must sign for it.
     let config = aws_sdk_kms::config::Builder::new()
@@ -425,15 +721,30 @@ async fn serve_reads_the_config_file_and_flags_override_it() {
         .endpoint_url(&endpoint)
         .build();
     let client = aws_sdk_kms::Client::from_conf(config);
-    let arn = client.create_key().send().await.unwrap().key_metadata.unwrap().arn.unwrap();
+    let arn = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .arn
+        .unwrap();
     assert!(arn.starts_with("arn:aws:kms:ap-south-1:"), "{arn}");
     let _ = child.kill();
     let _ = child.wait();
 }
 
 fn openssl(args: &[&str]) -> Output {
-    let out = Command::new("openssl").args(args).output().expect("run openssl");
-    assert!(out.status.success(), "openssl {args:?}: {}", describe_output(&out));
+    let out = Command::new("openssl")
+        .args(args)
+        .output()
+        .expect("run openssl");
+    assert!(
+        out.status.success(),
+        "openssl {args:?}: {}",
+        describe_output(&out)
+    );
     out
 }
 
@@ -441,10 +752,29 @@ fn openssl(args: &[&str]) -> Output {
 async fn rekey_to_operator_public_keys_keeps_the_root_key() {
     let (mut trent, old_shares) = shamir_store();
     trent.run();
-    operator(&trent, "unseal", &format!("{}\n{}\n", old_shares[0], old_shares[2]));
+    operator(
+        &trent,
+        "unseal",
+        &format!("{}\n{}\n", old_shares[0], old_shares[2]),
+    );
     let client = trent.client();
-    let key = client.create_key().send().await.unwrap().key_metadata.unwrap().key_id;
-    let blob = client.encrypt().key_id(&key).plaintext(Blob::new("kept")).send().await.unwrap().ciphertext_blob.unwrap();
+    let key = client
+        .create_key()
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap()
+        .key_id;
+    let blob = client
+        .encrypt()
+        .key_id(&key)
+        .plaintext(Blob::new("kept"))
+        .send()
+        .await
+        .unwrap()
+        .ciphertext_blob
+        .unwrap();
     trent.stop();
 
     // Three operators' RSA keys, made by a tool nobody here wrote.
@@ -454,15 +784,40 @@ async fn rekey_to_operator_public_keys_keeps_the_root_key() {
     for name in ["alice", "bob", "carol"] {
         let private = keys_dir.join(format!("{name}.key"));
         let public = keys_dir.join(format!("{name}.pem"));
-        openssl(&["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out", private.to_str().unwrap()]);
-        openssl(&["pkey", "-in", private.to_str().unwrap(), "-pubout", "-out", public.to_str().unwrap()]);
+        openssl(&[
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+            private.to_str().unwrap(),
+        ]);
+        openssl(&[
+            "pkey",
+            "-in",
+            private.to_str().unwrap(),
+            "-pubout",
+            "-out",
+            public.to_str().unwrap(),
+        ]);
         publics.push(public.to_str().unwrap().to_owned());
     }
     let new_dir = trent.data_dir().join("new-shares");
     let mut child = trent_bin()
         .args([
-            "operator", "rekey", "--data-dir", trent.data_dir().to_str().unwrap(), "--shares", "3", "--threshold", "2",
-            "--out-dir", new_dir.to_str().unwrap(), "--public-keys", &publics.join(","),
+            "operator",
+            "rekey",
+            "--data-dir",
+            trent.data_dir().to_str().unwrap(),
+            "--shares",
+            "3",
+            "--threshold",
+            "2",
+            "--out-dir",
+            new_dir.to_str().unwrap(),
+            "--public-keys",
+            &publics.join(","),
         ])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -470,7 +825,12 @@ async fn rekey_to_operator_public_keys_keeps_the_root_key() {
         .spawn()
         .unwrap();
     use std::io::Write;
-    child.stdin.take().unwrap().write_all(format!("{}\n{}\n", old_shares[1], old_shares[2]).as_bytes()).unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{}\n{}\n", old_shares[1], old_shares[2]).as_bytes())
+        .unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "rekey: {}", describe_output(&out));
 
@@ -478,9 +838,21 @@ async fn rekey_to_operator_public_keys_keeps_the_root_key() {
     let mut new_shares = Vec::new();
     for (i, name) in ["alice", "bob", "carol"].iter().enumerate() {
         let out = openssl(&[
-            "pkeyutl", "-decrypt", "-inkey", keys_dir.join(format!("{name}.key")).to_str().unwrap(),
-            "-pkeyopt", "rsa_padding_mode:oaep", "-pkeyopt", "rsa_oaep_md:sha256", "-pkeyopt", "rsa_mgf1_md:sha256",
-            "-in", new_dir.join(format!("share-{}.enc", i + 1)).to_str().unwrap(),
+            "pkeyutl",
+            "-decrypt",
+            "-inkey",
+            keys_dir.join(format!("{name}.key")).to_str().unwrap(),
+            "-pkeyopt",
+            "rsa_padding_mode:oaep",
+            "-pkeyopt",
+            "rsa_oaep_md:sha256",
+            "-pkeyopt",
+            "rsa_mgf1_md:sha256",
+            "-in",
+            new_dir
+                .join(format!("share-{}.enc", i + 1))
+                .to_str()
+                .unwrap(),
         ]);
         new_shares.push(String::from_utf8(out.stdout).unwrap().trim().to_owned());
     }
@@ -488,26 +860,51 @@ async fn rekey_to_operator_public_keys_keeps_the_root_key() {
     // The old shares no longer open the store; the new ones do, and the root key is the same.
     let out = operator(&trent, "unseal", &format!("{}\n", old_shares[0]));
     assert!(!out.status.success(), "an old share was accepted");
-    let out = operator(&trent, "unseal", &format!("{}\n{}\n", new_shares[0], new_shares[1]));
+    let out = operator(
+        &trent,
+        "unseal",
+        &format!("{}\n{}\n", new_shares[0], new_shares[1]),
+    );
     assert!(out.status.success(), "{}", describe_output(&out));
-    let plain = trent.client().decrypt().ciphertext_blob(blob).send().await.unwrap().plaintext.unwrap();
+    let plain = trent
+        .client()
+        .decrypt()
+        .ciphertext_blob(blob)
+        .send()
+        .await
+        .unwrap()
+        .plaintext
+        .unwrap();
     assert_eq!(plain.as_ref(), b"kept");
 }
 
 #[test]
 fn every_file_in_the_data_dir_is_private() {
     use std::os::unix::fs::PermissionsExt;
-    let trent = Trent::start_with(Options { provision_admin: false, ..Options::default() });
+    let trent = Trent::start_with(Options {
+        provision_admin: false,
+        ..Options::default()
+    });
     let dir = trent.data_dir();
     let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(dir), 0o700, "data dir");
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
         if path.is_file() {
-            assert_eq!(mode(&path) & 0o077, 0, "{} is readable by others", path.display());
+            assert_eq!(
+                mode(&path) & 0o077,
+                0,
+                "{} is readable by others",
+                path.display()
+            );
         }
     }
-    for name in ["trent.db", "dev-seal.key", "operator-token", "bootstrap-credentials"] {
+    for name in [
+        "trent.db",
+        "dev-seal.key",
+        "operator-token",
+        "bootstrap-credentials",
+    ] {
         assert!(dir.join(name).exists(), "{name} missing");
     }
 }

@@ -145,7 +145,14 @@ async fn the_sdk_works_over_tls_with_the_development_ca() {
 #[tokio::test]
 async fn the_sdk_default_client_trusts_ssl_cert_file() {
     let trent = self_signed_server(&[]);
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
+    // /proc/self/exe still runs this binary if a rebuild replaced the file.
+    let exe = Path::new("/proc/self/exe");
+    let exe = if exe.exists() {
+        exe.to_path_buf()
+    } else {
+        std::env::current_exe().unwrap()
+    };
+    let out = std::process::Command::new(exe)
         .args([
             "tls::ssl_cert_file_child",
             "--exact",
