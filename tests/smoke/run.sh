@@ -213,6 +213,15 @@ if "$TRENT_BIN" credentials add --data-dir "$DATA" --account-id "$ALT_ACCOUNT_ID
      --access-key-id "$ALT_ACCESS_KEY_ID" --secret-access-key "$ALT_SECRET_ACCESS_KEY" \
      --user smoke-alt >"$WORK/credentials-add.out" 2>&1 </dev/null; then
   pass "trent credentials add (account $ALT_ACCOUNT_ID) while serving"
+  # An IAM user can do nothing until an identity policy allows it (as in AWS).
+  if "$TRENT_BIN" iam put-policy --data-dir "$DATA" --account-id "$ALT_ACCOUNT_ID" --user smoke-alt \
+       --policy-name smoke-kms \
+       --policy-document '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}' \
+       >"$WORK/iam.out" 2>&1 </dev/null; then
+    pass "trent iam put-policy for the new user while serving"
+  else
+    fail "trent iam put-policy: $(tr '\n' ' ' <"$WORK/iam.out")"
+  fi
   export SMOKE_ALT_ACCOUNT_ID=$ALT_ACCOUNT_ID SMOKE_ALT_ACCESS_KEY_ID=$ALT_ACCESS_KEY_ID \
     SMOKE_ALT_SECRET_ACCESS_KEY=$ALT_SECRET_ACCESS_KEY
 else

@@ -550,7 +550,11 @@ impl Writer {
         }
         .encode();
         let file = create_segment(&path, &header)?;
-        sync_dir(&self.config.dir)?;
+        if let Err(e) = sync_dir(&self.config.dir) {
+            drop(file);
+            let _ = std::fs::remove_file(&path);
+            return Err(e);
+        }
         let file = Arc::new(file);
         self.syncer.set_file(Some(file.clone()));
         self.segment = Some(OpenSegment {

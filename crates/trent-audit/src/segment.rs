@@ -147,9 +147,13 @@ pub(crate) fn create_segment(path: &Path, header: &[u8]) -> Result<File> {
         options.mode(0o600);
     }
     let mut file = options.open(path).map_err(|e| Error::io(path, e))?;
-    file.write_all(header)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io(path, e))?;
+    if let Err(e) = file.write_all(header).and_then(|()| file.sync_all()) {
+        // No record is in it yet: remove it, so that the retry after the
+        // fault (a full disk, say) can create the segment again.
+        drop(file);
+        let _ = std::fs::remove_file(path);
+        return Err(Error::io(path, e));
+    }
     Ok(file)
 }
 

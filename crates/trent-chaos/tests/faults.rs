@@ -373,15 +373,21 @@ fn a_real_full_disk_fails_retryably_and_recovers() {
     assert!(refused >= 3, "the disk never filled");
     std::fs::remove_file(&filler).unwrap();
     // Space is back: writes succeed without a restart.
-    let mut recovered = false;
+    let mut last = None;
     for _ in 0..50 {
-        if client.call("DisableKey", &json!({"KeyId": key})).is_ok() {
-            recovered = true;
-            break;
+        match client.call("DisableKey", &json!({"KeyId": key})) {
+            Ok(_) => {
+                last = None;
+                break;
+            }
+            Err(e) => last = Some(e),
         }
         std::thread::sleep(Duration::from_millis(100));
     }
-    assert!(recovered, "writes did not recover after space was freed");
+    assert!(
+        last.is_none(),
+        "writes did not recover after space was freed: {last:?}"
+    );
     assert_eq!(state(&mut client, &key), "Disabled");
     let conn = rusqlite::Connection::open(path.join("trent.db")).unwrap();
     let check: String = conn

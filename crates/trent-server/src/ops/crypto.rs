@@ -173,12 +173,24 @@ fn open_symmetric(
     expected_key: Option<&str>,
     operation: &str,
 ) -> Result<Opened, ServerError> {
-    let (header, raw_header, sealed) = ciphertext::parse(blob)?;
-    let key_id = header.key_id_string();
-    // A named key may be another account's (by key or alias ARN).
-    let key = match expected_key {
+    // A named key may be another account's (by key or alias ARN). A named
+    // key that is not symmetric cannot have made a symmetric blob: the answer
+    // is the same as for bytes that do not parse, whatever they look like (an
+    // RSA ciphertext can happen to start like a symmetric header).
+    let named = match expected_key {
         Some(expected) => {
             let key = load_key(node, caller, expected, AliasUse::Allowed)?;
+            if key.record.spec != trent_core::key::KeySpec::SymmetricDefault {
+                return Err(trent_core::Error::InvalidCiphertext.into());
+            }
+            Some(key)
+        }
+        None => None,
+    };
+    let (header, raw_header, sealed) = ciphertext::parse(blob)?;
+    let key_id = header.key_id_string();
+    let key = match named {
+        Some(key) => {
             if key.record.key_id != key_id {
                 return Err(trent_core::Error::IncorrectKey.into());
             }
