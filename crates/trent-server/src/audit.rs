@@ -30,6 +30,20 @@ const MAX_ERROR_MESSAGE: usize = 1024;
 pub struct AuditState {
     config: Mutex<Option<AuditConfig>>,
     log: RwLock<Option<Arc<AuditLog>>>,
+    held: Mutex<HeldWhileSealed>,
+}
+
+/// Most records of requests refused while sealed kept for the next unseal.
+const MAX_HELD: usize = 10_000;
+
+/// Records of requests refused while the node was sealed. The log's keys
+/// are under the root key, so these wait in memory and are written first
+/// thing at the next unseal; past [`MAX_HELD`] only their number is kept,
+/// and the number is recorded.
+#[derive(Debug, Default)]
+struct HeldWhileSealed {
+    events: Vec<AuditEvent>,
+    dropped: u64,
 }
 
 impl AuditState {
@@ -62,10 +76,31 @@ impl AuditState {
             )
         };
         let keys = AuditKeys::load_or_create(store.as_ref(), root).map_err(fail)?;
-        *log = Some(Arc::new(
-            AuditLog::open(config, Arc::new(keys), store.clone()).map_err(fail)?,
-        ));
+        let opened = Arc::new(AuditLog::open(config, Arc::new(keys), store.clone()).map_err(fail)?);
+        let held = std::mem::take(&mut *self.held.lock().unwrap_or_else(|p| p.into_inner()));
+        for event in &held.events {
+            // Queued ahead of any new request: the writer keeps the order.
+            drop(opened.append(event));
+        }
+        if held.dropped > 0 {
+            tracing::warn!(
+                dropped = held.dropped,
+                "requests refused while sealed exceeded the {MAX_HELD} records kept for the audit log"
+            );
+        }
+        *log = Some(opened);
         Ok(())
+    }
+
+    /// Keeps the record of a request refused while sealed, for the next
+    /// unseal to write.
+    pub(crate) fn hold(&self, event: AuditEvent) {
+        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        if held.events.len() < MAX_HELD {
+            held.events.push(event);
+        } else {
+            held.dropped += 1;
+        }
     }
 
     /// Writes what is queued and a final checkpoint, and closes the log

@@ -168,7 +168,7 @@ async fn serve_connection<S>(
             let _permit = if req.method() == Method::POST {
                 match gates.in_flight.clone().try_acquire_owned() {
                     Ok(permit) => Some(permit),
-                    Err(_) => return Ok(throttled()),
+                    Err(_) => return Ok(shed(&node, req, &connection).await),
                 }
             } else {
                 None
@@ -233,11 +233,34 @@ pub(crate) fn json(status: StatusCode, body: Vec<u8>) -> Response<Body> {
     response
 }
 
-fn throttled() -> Response<Body> {
-    error_response(&ApiError::new(
+/// Refuses a request over the in-flight limit without reading its body,
+/// and records the refusal (what the head says: operation, claimed access
+/// key) like any other.
+async fn shed(node: &Node, req: Request<Incoming>, connection: &Connection) -> Response<Body> {
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let context = RequestContext::new(connection, req.headers(), req.uri());
+    let (parts, _body) = req.into_parts();
+    let known = Known {
+        operation: operation(&parts).ok(),
+        claimed_access_key: claimed_access_key(&parts),
+        ..Known::default()
+    };
+    let error = ApiError::new(
         ErrorCode::Throttling,
         "Rate exceeded: too many requests in progress. Retry with backoff.",
-    ))
+    );
+    // Nothing was done, so the refusal stands even if it cannot be recorded.
+    let _ = record(node, &context, &request_id, &known, Err(&error)).await;
+    node.metrics.observe(
+        known.operation.as_deref().unwrap_or(""),
+        error.code.as_str(),
+        std::time::Duration::ZERO,
+    );
+    let mut response = error_response(&error);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amzn-requestid", value);
+    }
+    response
 }
 
 pub(crate) fn error_response(error: &ApiError) -> Response<Body> {
@@ -368,9 +391,10 @@ async fn attempt(
     run_operation(node.clone(), caller, op, body).await
 }
 
-/// Writes the request's audit record. A node that is sealed has no log
-/// open (its key is under the root key) and does nothing but refuse, so
-/// those refusals go unrecorded; everything else is recorded or fails.
+/// Writes the request's audit record. A sealed node has no log open (its
+/// key is under the root key) and does nothing but refuse: those records
+/// are kept in memory and written at the next unseal. Everything else is
+/// recorded or fails.
 async fn record(
     node: &Node,
     context: &RequestContext,
@@ -378,9 +402,7 @@ async fn record(
     known: &Known,
     outcome: Result<&[u8], &ApiError>,
 ) -> Result<(), ServerError> {
-    if node.audit.log().is_none() && !node.is_unsealed() {
-        return Ok(());
-    }
+    let sealed = node.audit.log().is_none() && !node.is_unsealed();
     let event = audit::request_event(
         node,
         &audit::Exchange {
@@ -393,6 +415,10 @@ async fn record(
             outcome,
         },
     );
+    if sealed {
+        node.audit.hold(event);
+        return Ok(());
+    }
     audit::record(node, &event).await
 }
 

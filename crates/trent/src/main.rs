@@ -124,6 +124,10 @@ pub(crate) struct ServeArgs {
     /// Enable POST /_trent/test/advance-clock (tests only).
     #[arg(long, hide = true)]
     pub(crate) unsafe_test_clock: bool,
+    /// KMS requests handled at once; more are refused at once with
+    /// ThrottlingException (and recorded in the audit log).
+    #[arg(long, default_value_t = 512, env = "TRENT_MAX_IN_FLIGHT")]
+    pub(crate) max_in_flight: usize,
     /// Log as JSON lines instead of human-readable text.
     #[arg(long)]
     pub(crate) log_json: bool,

@@ -122,7 +122,11 @@ async fn serve(args: ServeArgs) -> Result<(), String> {
     println!("listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
     tracing::info!(%addr, region = %args.region, seal = seal_name, "trent is serving");
-    trent_server::http::serve(listener, node.clone(), tls, shutdown_signal()).await;
+    let limits = trent_server::limits::Limits {
+        max_in_flight: args.max_in_flight.max(1),
+        ..Default::default()
+    };
+    trent_server::http::serve_with(listener, node.clone(), tls, limits, shutdown_signal()).await;
     // A final checkpoint, then fsync: a clean stop leaves a sealed log.
     let closing = node.clone();
     let _ = tokio::task::spawn_blocking(move || closing.audit.close()).await;

@@ -894,3 +894,48 @@ async fn operators_tail_and_query_by_operation_key_principal_and_error() {
     assert!(out.status.success(), "{}", describe_output(&out));
     assert_eq!(std::fs::read_to_string(&file).unwrap().lines().count(), 6);
 }
+
+#[tokio::test]
+async fn requests_shed_over_the_in_flight_limit_are_recorded() {
+    use std::io::Write;
+    let trent = Trent::start_with(Options {
+        extra_args: vec!["--max-in-flight".into(), "1".into()],
+        ..Options::default()
+    });
+    // One request that never finishes its body holds the only slot.
+    let mut held = std::net::TcpStream::connect(trent.addr()).unwrap();
+    write!(
+        held,
+        "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: TrentService.ListKeys\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: 100\r\n\r\n{{",
+        trent.addr()
+    )
+    .unwrap();
+    held.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let client = trent.client();
+    let shed = client.generate_random().number_of_bytes(8).send().await;
+    let shed_id = match &shed {
+        Err(e) => e
+            .raw_response()
+            .and_then(|r| r.headers().get("x-amzn-requestid"))
+            .map(str::to_owned),
+        Ok(_) => None,
+    };
+    crate::harness::expect_err(shed, "ThrottlingException");
+    drop(held);
+    // The refusal is on the record like any other answer.
+    let out = trent.cli(&["audit", "query", "--error", "ThrottlingException"]);
+    assert!(out.status.success(), "{}", describe_output(&out));
+    let records: Vec<Value> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let record = records
+        .iter()
+        .find(|r| Some(r["requestID"].as_str().unwrap_or_default().to_owned()) == shed_id)
+        .unwrap_or_else(|| panic!("no record for the shed request {shed_id:?} in {records:?}"));
+    assert_eq!(record["eventName"], "GenerateRandom");
+    assert_eq!(record["errorCode"], "ThrottlingException");
+    assert_eq!(record["userIdentity"]["accessKeyId"], ADMIN_AKID);
+}

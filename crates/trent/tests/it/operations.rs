@@ -908,3 +908,55 @@ fn every_file_in_the_data_dir_is_private() {
         assert!(dir.join(name).exists(), "{name} missing");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requests_refused_while_sealed_are_recorded_at_unseal() {
+    use trent_crypto::seal::Seal;
+    use trent_crypto::shamir::{ShamirSeal, Share};
+    use trent_store::Store;
+    let (mut trent, shares) = shamir_store();
+    trent.run();
+    let refused = trent.client().list_keys().send().await;
+    let request_id = refused
+        .as_ref()
+        .err()
+        .and_then(|e| e.raw_response())
+        .and_then(|r| r.headers().get("x-amzn-requestid"))
+        .map(str::to_owned)
+        .expect("a request id on the refusal");
+    expect_err(refused, "ServiceUnavailableException");
+    operator(&trent, "unseal", &format!("{}\n{}\n", shares[0], shares[1]));
+    trent.stop();
+
+    // Read the log as an auditor holding the shares would.
+    let store = trent_store::sqlite::SqliteStore::open(&trent.data_dir().join("trent.db")).unwrap();
+    let sealed = store.get_meta("root_key.sealed").unwrap().unwrap();
+    let parsed: Vec<Share> = shares[..2]
+        .iter()
+        .map(|t| Share::from_text(t).unwrap())
+        .collect();
+    let root = ShamirSeal::from_shares(&sealed, &parsed)
+        .unwrap()
+        .unseal(&sealed)
+        .unwrap();
+    let keys = trent_audit::AuditKeys::load(&store, &root)
+        .unwrap()
+        .expect("audit keys");
+    let mut found = None;
+    trent_audit::query::scan(
+        &trent.data_dir().join("audit"),
+        &keys,
+        &Default::default(),
+        &mut |record| {
+            if record.event["requestID"] == request_id.as_str() {
+                found = Some(record.event);
+                return false;
+            }
+            true
+        },
+    )
+    .unwrap();
+    let event = found.unwrap_or_else(|| panic!("the refusal {request_id} was not recorded"));
+    assert_eq!(event["eventName"], "ListKeys");
+    assert_eq!(event["errorCode"], "ServiceUnavailableException");
+}
