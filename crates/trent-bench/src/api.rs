@@ -104,23 +104,32 @@ impl Api {
         operation: &str,
         body: Bytes,
     ) -> Result<(u16, Bytes), Failure> {
-        let connection = match &mut self.connection {
-            Some(c) => c,
-            None => self.connection.insert(
-                Connection::open(&self.endpoint)
-                    .await
-                    .map_err(Failure::transport)?,
-            ),
-        };
-        let request = self
-            .signer
-            .request(operation, body, self.endpoint.absolute_uri())
-            .map_err(|e| Failure::transport(format!("signing: {e}")))?;
-        let answer = match connection.exchange(request).await {
-            Ok(a) => a,
-            Err(e) => {
-                self.connection = None;
-                return Err(Failure::transport(e));
+        // A kept-alive connection may have been closed by the server while
+        // idle (its idle timeout); a request on it fails before the server
+        // reads anything, so it is sent once more on a fresh connection.
+        let mut reused = self.connection.is_some();
+        let answer = loop {
+            let connection = match &mut self.connection {
+                Some(c) => c,
+                None => self.connection.insert(
+                    Connection::open(&self.endpoint)
+                        .await
+                        .map_err(Failure::transport)?,
+                ),
+            };
+            let request = self
+                .signer
+                .request(operation, body.clone(), self.endpoint.absolute_uri())
+                .map_err(|e| Failure::transport(format!("signing: {e}")))?;
+            match connection.exchange(request).await {
+                Ok(a) => break a,
+                Err(e) => {
+                    self.connection = None;
+                    if !reused {
+                        return Err(Failure::transport(e));
+                    }
+                    reused = false;
+                }
             }
         };
         if !answer.keep_alive {
