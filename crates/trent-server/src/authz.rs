@@ -167,6 +167,35 @@ impl Conditions {
     }
 }
 
+/// Key id → its key policy, parsed. Parsing JSON on every request was a
+/// visible share of the hot path; an entry is reused only while the stored
+/// policy text is unchanged, so PutKeyPolicy (on any node) needs no
+/// invalidation: the next request sees new text and parses it again.
+#[derive(Debug, Default)]
+pub struct KeyPolicyCache {
+    entries: RwLock<HashMap<String, (String, Arc<Policy>)>>,
+}
+
+impl KeyPolicyCache {
+    /// The parsed policy of `record`, or `None` if it no longer parses.
+    fn get(&self, record: &KeyRecord) -> Option<Arc<Policy>> {
+        if let Ok(entries) = self.entries.read()
+            && let Some((text, parsed)) = entries.get(&record.key_id)
+            && *text == record.policy
+        {
+            return Some(parsed.clone());
+        }
+        let parsed = Arc::new(policy::parse(&record.policy, PolicyKind::Resource).ok()?);
+        if let Ok(mut entries) = self.entries.write() {
+            if entries.len() > 100_000 {
+                entries.clear();
+            }
+            entries.insert(record.key_id.clone(), (record.policy.clone(), parsed.clone()));
+        }
+        Some(parsed)
+    }
+}
+
 /// Decides whether `caller` may perform `kms:<operation>` on `key` (or, with
 /// no key, on `*` in its own account). `grant_allows` says whether one of the
 /// key's grants covers the request.
@@ -182,17 +211,10 @@ pub fn authorize(
     let mut values = conditions.0;
     common_conditions(node, caller, key, &mut values);
     let key_policy = match key {
-        Some(record) => Some(policy::parse(&record.policy, PolicyKind::Resource).map_err(
-            |_| {
-                // A stored policy that no longer parses allows nothing.
-                deny_error(
-                    caller,
-                    &action,
-                    key,
-                    policy::DenyReason::NoResourcePolicyAllows,
-                )
-            },
-        )?),
+        Some(record) => Some(node.key_policies.get(record).ok_or_else(|| {
+            // A stored policy that no longer parses allows nothing.
+            deny_error(caller, &action, key, policy::DenyReason::NoResourcePolicyAllows)
+        })?),
         None => None,
     };
     let identities = if principal.kind == PrincipalKind::Root {
@@ -208,7 +230,7 @@ pub fn authorize(
         resource_account: key.map_or(&caller.account_id, |k| &k.account_id),
         conditions: &values,
     };
-    match policy::evaluate(&request, key_policy.as_ref(), &identities, false) {
+    match policy::evaluate(&request, key_policy.as_deref(), &identities, false) {
         Decision::Allow => Ok(()),
         Decision::Deny(reason) => Err(deny_error(caller, &action, key, reason)),
     }

@@ -58,6 +58,8 @@ pub struct Node {
     pub credentials: CredentialCache,
     /// Identity policies of users and roles.
     pub identities: crate::authz::IdentityPolicyCache,
+    /// Key id → parsed key policy (re-parsed when the text changes).
+    pub key_policies: crate::authz::KeyPolicyCache,
     /// Request and cache counters for `/metrics`.
     pub metrics: crate::metrics::Metrics,
     /// Shamir shares submitted towards unsealing.
@@ -83,6 +85,7 @@ impl Node {
             aliases: AliasCache::new(100_000),
             credentials: CredentialCache::default(),
             identities: Default::default(),
+            key_policies: Default::default(),
             pending_shares: Default::default(),
             metrics: Default::default(),
             audit: Default::default(),
