@@ -190,7 +190,10 @@ impl KeyPolicyCache {
             if entries.len() > 100_000 {
                 entries.clear();
             }
-            entries.insert(record.key_id.clone(), (record.policy.clone(), parsed.clone()));
+            entries.insert(
+                record.key_id.clone(),
+                (record.policy.clone(), parsed.clone()),
+            );
         }
         Some(parsed)
     }
@@ -213,7 +216,12 @@ pub fn authorize(
     let key_policy = match key {
         Some(record) => Some(node.key_policies.get(record).ok_or_else(|| {
             // A stored policy that no longer parses allows nothing.
-            deny_error(caller, &action, key, policy::DenyReason::NoResourcePolicyAllows)
+            deny_error(
+                caller,
+                &action,
+                key,
+                policy::DenyReason::NoResourcePolicyAllows,
+            )
         })?),
         None => None,
     };

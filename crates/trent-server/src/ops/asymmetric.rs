@@ -72,39 +72,81 @@ fn message_type_arg(value: &Option<String>) -> Result<MessageType, ServerError> 
     .unwrap_or(MessageType::Raw))
 }
 
-pub(super) fn sign(
+/// What Sign and Verify both establish before touching the signer.
+struct SigningCall<'a> {
+    key: std::sync::Arc<LoadedKey>,
+    algorithm: SigningAlgorithm,
+    message_type: MessageType,
+    message: &'a [u8],
+}
+
+/// The checks Sign and Verify share, in AWS's order: the request's fields,
+/// the key, authorization, the key's usage and the algorithm against its
+/// spec, then DryRun.
+#[allow(clippy::too_many_arguments)]
+fn signing_call<'a>(
     node: &Node,
     caller: &Caller,
-    req: wire::SignRequest,
-) -> Result<wire::SignResponse, ServerError> {
-    let key_arg = required(&req.key_id, "keyId")?;
-    let message = message_arg(&req.message)?;
+    operation: &str,
+    key_id: &Option<String>,
+    message: &'a Option<trent_proto::ops::Blob>,
+    algorithm: &Option<String>,
+    message_type: &Option<String>,
+    dry_run_flag: Option<bool>,
+) -> Result<SigningCall<'a>, ServerError> {
+    let key_arg = required(key_id, "keyId")?;
+    let message = message_arg(message)?;
     let algorithm = required_enum(
-        &req.signing_algorithm,
+        algorithm,
         "signingAlgorithm",
         SigningAlgorithm::parse,
         SigningAlgorithm::wire_names,
     )?;
-    let message_type = message_type_arg(&req.message_type)?;
+    let message_type = message_type_arg(message_type)?;
     let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
     authorize(
         node,
         caller,
-        "Sign",
+        operation,
         Some(&key.record),
         Conditions::new()
             .set("kms:SigningAlgorithm", algorithm.as_str())
             .request_alias(key_arg),
     )?;
-    signing_request(&key, "Sign", algorithm, message_type, message)?;
-    dry_run(req.dry_run)?;
-    let signer = key.signing()?;
-    let input = sign_input(message_type, message);
-    let signature = off_executor(key.record.spec.is_rsa(), || signer.sign(algorithm, input))?;
+    signing_request(&key, operation, algorithm, message_type, message)?;
+    dry_run(dry_run_flag)?;
+    Ok(SigningCall {
+        key,
+        algorithm,
+        message_type,
+        message,
+    })
+}
+
+pub(super) fn sign(
+    node: &Node,
+    caller: &Caller,
+    req: wire::SignRequest,
+) -> Result<wire::SignResponse, ServerError> {
+    let call = signing_call(
+        node,
+        caller,
+        "Sign",
+        &req.key_id,
+        &req.message,
+        &req.signing_algorithm,
+        &req.message_type,
+        req.dry_run,
+    )?;
+    let signer = call.key.signing()?;
+    let input = sign_input(call.message_type, call.message);
+    let signature = off_executor(call.key.record.spec.is_rsa(), || {
+        signer.sign(call.algorithm, input)
+    })?;
     Ok(wire::SignResponse {
-        key_id: key.arn.clone(),
+        key_id: call.key.arn.clone(),
         signature: Some(OutBlob(Zeroizing::new(signature))),
-        signing_algorithm: algorithm.as_str().into(),
+        signing_algorithm: call.algorithm.as_str().into(),
     })
 }
 
@@ -113,38 +155,29 @@ pub(super) fn verify(
     caller: &Caller,
     req: wire::VerifyRequest,
 ) -> Result<wire::VerifyResponse, ServerError> {
-    let key_arg = required(&req.key_id, "keyId")?;
-    let message = message_arg(&req.message)?;
     let signature = required_blob(&req.signature, "signature", MAX_CIPHERTEXT_LEN)?;
-    let algorithm = required_enum(
-        &req.signing_algorithm,
-        "signingAlgorithm",
-        SigningAlgorithm::parse,
-        SigningAlgorithm::wire_names,
-    )?;
-    let message_type = message_type_arg(&req.message_type)?;
-    let key = load_key(node, caller, key_arg, AliasUse::Allowed)?;
-    authorize(
+    let call = signing_call(
         node,
         caller,
         "Verify",
-        Some(&key.record),
-        Conditions::new()
-            .set("kms:SigningAlgorithm", algorithm.as_str())
-            .request_alias(key_arg),
+        &req.key_id,
+        &req.message,
+        &req.signing_algorithm,
+        &req.message_type,
+        req.dry_run,
     )?;
-    signing_request(&key, "Verify", algorithm, message_type, message)?;
-    dry_run(req.dry_run)?;
-    if !key
+    let input = sign_input(call.message_type, call.message);
+    if !call
+        .key
         .signing()?
-        .verify(algorithm, sign_input(message_type, message), signature)?
+        .verify(call.algorithm, input, signature)?
     {
         return Err(trent_core::Error::InvalidSignature.into());
     }
     Ok(wire::VerifyResponse {
-        key_id: key.arn.clone(),
+        key_id: call.key.arn.clone(),
         signature_valid: true,
-        signing_algorithm: algorithm.as_str().into(),
+        signing_algorithm: call.algorithm.as_str().into(),
     })
 }
 
